@@ -1,0 +1,554 @@
+/*
+ * worker.c - a member's client-port worker process; see worker.h.
+ *
+ * Each connection is a bufferevent.  Input is framed in place (the common
+ * case needs no copy: evbuffer_pullup of a line that sits in one chain is
+ * free), every reply is appended to the output evbuffer, and libevent
+ * writes all the replies a read produced with one send.  The IAMAT path
+ * does no allocation: the AT line is built in one scratch buffer, stored in
+ * the shared table and appended to the output from there.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#define SHUTDOWN_GRACE_S	2	/* to write what clients are owed */
+#define ACCEPT_RETRY_MS		100	/* after EMFILE and the like */
+#define PRIORITIES		3	/* 1 = default, 2 = log flush */
+#define NOTICE_INTERVAL_S	60	/* repeated warnings, at most */
+
+struct worker;
+
+struct conn {
+	struct worker *w;
+	struct bufferevent *bev;
+	struct conn *prev, *next;
+	uint64_t id;
+	bool discarding;	/* inside an over-long line: drop to "\n" */
+	bool throttled;		/* reading paused: client is not reading */
+	bool eof;		/* client closed its write side */
+	bool closing;		/* free once the output is written */
+};
+
+struct worker {
+	const struct herd_conf *conf;
+	const struct conf_member *me;
+	size_t name_len;
+	struct table *table;
+	struct herd_log *log;
+	struct proto_limits limits;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct event *flush_ev;
+	struct event *accept_retry_ev;
+	struct event *signal_evs[2];
+	struct conn *conns;
+	unsigned n_conns;
+	uint64_t next_conn_id;
+	bool stopping;
+	time_t last_full_notice;
+	time_t last_accept_notice;
+	size_t scratch_cap;
+	char *scratch;		/* one AT line */
+};
+
+static void conn_process_input(struct conn *c);
+
+/* --- small helpers ------------------------------------------------------ */
+
+static bool should_notice(time_t *last)
+{
+	time_t now = time(NULL);
+
+	if (now - *last < NOTICE_INTERVAL_S)
+		return false;
+	*last = now;
+	return true;
+}
+
+static void send_bytes(struct conn *c, const char *data, size_t len)
+{
+	if (evbuffer_add(bufferevent_get_output(c->bev), data, len) != 0)
+		c->closing = true;	/* out of memory: give up on this one */
+}
+
+/* Sends one reply line (data has no "\n"; it is added) and logs it. */
+static void send_line(struct conn *c, const char *data, size_t len)
+{
+	send_bytes(c, data, len);
+	send_bytes(c, "\n", 1);
+	if (c->w->conf->log_io)
+		log_traffic(c->w->log, "send", c->id, "", data, len);
+}
+
+static void answer_invalid(struct conn *c, const char *line, size_t len)
+{
+	send_bytes(c, "? ", 2);
+	send_bytes(c, line, len);
+	send_bytes(c, "\n", 1);
+	if (c->w->conf->log_io)
+		log_traffic(c->w->log, "send", c->id, "? ", line, len);
+}
+
+/* --- commands ------------------------------------------------------------ */
+
+/* The client field of an AT line we built: just before location and time. */
+static const char *client_in_at_line(const char *at, size_t at_len,
+				     const struct proto_cmd *cmd)
+{
+	return at + at_len - cmd->time.len - 1 - cmd->location.len - 1 -
+	       cmd->client.len;
+}
+
+static void answer_iamat(struct conn *c, const struct proto_cmd *cmd,
+			 const char *line, size_t len)
+{
+	struct worker *w = c->w;
+	size_t n = proto_format_at(w->scratch, w->scratch_cap, w->me->name,
+				   w->name_len, proto_now(), cmd);
+
+	if (n == 0) {
+		answer_invalid(c, line, len);
+		return;
+	}
+	if (table_put(w->table, client_in_at_line(w->scratch, n, cmd),
+		      cmd->client.len, cmd->t, w->scratch, n, NULL) ==
+		    TABLE_FULL &&
+	    should_notice(&w->last_full_notice))
+		log_msg(w->log, "table full (%zu clients): new clients are "
+			"answered but not stored", table_capacity(w->table));
+	send_line(c, w->scratch, n);
+}
+
+static const char *places_unavailable_reason(const struct herd_conf *conf)
+{
+	switch (conf->places.provider) {
+	case PLACES_NONE:
+		return "No Places service is configured on this herd";
+	case PLACES_GOOGLE:
+	case PLACES_GOOGLE_NEW:
+	case PLACES_FILE:
+		break;
+	}
+	return "This herd build cannot reach the configured Places service";
+}
+
+/*
+ * Until a Places service is wired in, WHATSAT gets the stored AT line and
+ * an error document in Google's own error layout, never a made-up result.
+ */
+static void answer_whatsat(struct conn *c, const struct proto_cmd *cmd,
+			   const char *line, size_t len)
+{
+	struct worker *w = c->w;
+	size_t at_len;
+	char body[512];
+	int body_len;
+
+	if (!table_get(w->table, cmd->client.p, cmd->client.len, w->scratch,
+		       w->scratch_cap, &at_len, NULL)) {
+		answer_invalid(c, line, len);
+		return;
+	}
+	body_len = snprintf(body, sizeof(body),
+			    "{\n   \"error_message\" : \"%s\",\n"
+			    "   \"html_attributions\" : [],\n"
+			    "   \"results\" : [],\n"
+			    "   \"status\" : \"REQUEST_DENIED\"\n}\n",
+			    places_unavailable_reason(w->conf));
+	send_line(c, w->scratch, at_len);
+	send_line(c, body, (size_t)body_len);
+}
+
+static void handle_line(struct conn *c, const char *line, size_t len)
+{
+	struct proto_cmd cmd;
+
+	if (c->w->conf->log_io)
+		log_traffic(c->w->log, "recv", c->id, "", line, len);
+	switch (proto_parse(line, len, &c->w->limits, &cmd)) {
+	case PROTO_IAMAT:
+		answer_iamat(c, &cmd, line, len);
+		break;
+	case PROTO_WHATSAT:
+		answer_whatsat(c, &cmd, line, len);
+		break;
+	case PROTO_AT:		/* only from neighbours, on the peer port */
+	case PROTO_INVALID:
+		answer_invalid(c, line, len);
+		break;
+	}
+}
+
+/* --- connection lifecycle ------------------------------------------------- */
+
+static void worker_maybe_finish(struct worker *w)
+{
+	if (w->stopping && w->n_conns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void conn_free(struct conn *c, const char *why)
+{
+	struct worker *w = c->w;
+
+	if (w->conf->log_io)
+		log_traffic(w->log, "close", c->id, "", why, strlen(why));
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	bufferevent_free(c->bev);
+	free(c);
+	if (w->n_conns-- == w->conf->max_clients && !w->stopping &&
+	    w->listener != NULL)
+		evconnlistener_enable(w->listener);
+	worker_maybe_finish(w);
+}
+
+/* Frees the connection once everything it is owed has been written. */
+static void conn_close_when_flushed(struct conn *c, const char *why)
+{
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_free(c, why);
+}
+
+/* Drops input up to and including the next "\n"; false if none yet. */
+static bool discard_rest_of_line(struct conn *c, struct evbuffer *in)
+{
+	size_t eol_len = 0;
+	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len,
+						      EVBUFFER_EOL_LF);
+
+	if (eol.pos < 0) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return false;
+	}
+	evbuffer_drain(in, (size_t)eol.pos + eol_len);
+	c->discarding = false;
+	return true;
+}
+
+/* Pauses reading while the client is not reading what we send it. */
+static bool conn_throttle_if_full(struct conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) <=
+	    c->w->conf->max_output)
+		return false;
+	c->throttled = true;
+	bufferevent_disable(c->bev, EV_READ);
+	return true;
+}
+
+/* Answers every complete line in the input (and the last one at eof). */
+static void conn_process_input(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t max_line = c->w->conf->max_line;
+
+	while (!c->closing && !conn_throttle_if_full(c)) {
+		size_t avail, want, line_len = 0, consumed = 0;
+		bool ended = false;
+		const char *data;
+		enum proto_frame frame;
+
+		if (c->discarding && !discard_rest_of_line(c, in))
+			break;
+		avail = evbuffer_get_length(in);
+		want = avail < max_line + 2 ? avail : max_line + 2;
+		if (want == 0)
+			break;
+		data = (const char *)evbuffer_pullup(in, (ssize_t)want);
+		if (data == NULL) {	/* out of memory */
+			c->closing = true;
+			break;
+		}
+		frame = proto_frame(data, want, max_line, c->eof && want == avail,
+				    &line_len, &consumed, &ended);
+		if (frame == FRAME_PARTIAL)
+			break;
+		if (frame == FRAME_LINE)
+			handle_line(c, data, line_len);
+		if (frame == FRAME_OVERLONG) {
+			answer_invalid(c, data, line_len);
+			c->discarding = !ended;
+		}
+		evbuffer_drain(in, consumed);
+		if (consumed == 0)
+			break;
+	}
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	conn_process_input(c);
+	if (c->closing)		/* out of memory on the way */
+		conn_close_when_flushed(c, "out of memory");
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(c, "done");
+		return;
+	}
+	if (!c->throttled)
+		return;
+	c->throttled = false;
+	bufferevent_enable(bev, EV_READ);
+	conn_process_input(c);
+	if (c->closing || (c->eof && !c->throttled))
+		conn_close_when_flushed(c, "eof");
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_EOF) {
+		c->eof = true;
+		if (c->throttled)
+			return;	/* the rest is answered once it drains */
+		conn_process_input(c);
+		if (c->closing || !c->throttled)
+			conn_close_when_flushed(c, "eof");
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		conn_free(c, (what & BEV_EVENT_WRITING) ?
+			  "timeout: client not reading" : "timeout: idle");
+	else
+		conn_free(c, "error");
+}
+
+static void describe_peer(const struct sockaddr *sa, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+			(const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(out, cap, "from %s port %u", host, port);
+}
+
+static struct conn *conn_new(struct worker *w, evutil_socket_t fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	struct timeval idle = { .tv_sec = w->conf->idle_timeout_s };
+	int one = 1;
+
+	if (c == NULL)
+		return NULL;
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
+		return NULL;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->w = w;
+	c->id = ++w->next_conn_id;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, w->conf->max_output / 2, 0);
+	if (w->conf->idle_timeout_s > 0)
+		bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	return c;
+}
+
+static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct worker *w = arg;
+	struct conn *c = conn_new(w, fd);
+	char peer[96];
+
+	(void)salen;
+	if (c == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
+	if (++w->n_conns >= w->conf->max_clients)
+		evconnlistener_disable(listener);
+	if (w->conf->log_io) {
+		describe_peer(sa, peer, sizeof(peer));
+		log_traffic(w->log, "open", c->id, "", peer, strlen(peer));
+	}
+}
+
+/* Out of descriptors (or similar): pause accepting briefly, then retry. */
+static void accept_error_cb(struct evconnlistener *listener, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval retry = { 0, ACCEPT_RETRY_MS * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	evconnlistener_disable(listener);
+	event_add(w->accept_retry_ev, &retry);
+	if (should_notice(&w->last_accept_notice))
+		log_msg(w->log, "accept: %s; pausing accepts for %d ms",
+			strerror(err), ACCEPT_RETRY_MS);
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (!w->stopping && w->n_conns < w->conf->max_clients)
+		evconnlistener_enable(w->listener);
+}
+
+/* --- process lifecycle --------------------------------------------------- */
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	log_flush(w->log);
+}
+
+static void wake_flush(void *arg)
+{
+	struct worker *w = arg;
+
+	event_active(w->flush_ev, EV_TIMEOUT, 0);
+}
+
+/* Stop accepting; let every client get what it is owed, then exit. */
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval grace = { SHUTDOWN_GRACE_S, 0 };
+	struct conn *c, *next;
+
+	(void)what;
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	log_msg(w->log, "stopping on signal %d with %u clients", (int)sig,
+		w->n_conns);
+	evconnlistener_disable(w->listener);
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		conn_close_when_flushed(c, "server stopping");
+	}
+	event_base_loopexit(w->base, &grace);
+	worker_maybe_finish(w);
+}
+
+static int worker_setup_events(struct worker *w, int listen_fd)
+{
+	static const int signals[2] = { SIGTERM, SIGINT };
+
+	w->base = event_base_new();
+	if (w->base == NULL || event_base_priority_init(w->base, PRIORITIES) != 0)
+		return -1;
+	w->flush_ev = event_new(w->base, -1, 0, flush_cb, w);
+	w->accept_retry_ev = evtimer_new(w->base, accept_retry_cb, w);
+	if (w->flush_ev == NULL || w->accept_retry_ev == NULL ||
+	    event_priority_set(w->flush_ev, PRIORITIES - 1) != 0)
+		return -1;
+	for (size_t i = 0; i < 2; i++) {
+		w->signal_evs[i] = evsignal_new(w->base, signals[i], stop_cb, w);
+		if (w->signal_evs[i] == NULL ||
+		    event_add(w->signal_evs[i], NULL) != 0)
+			return -1;
+	}
+	w->listener = evconnlistener_new(w->base, accept_cb, w,
+					 LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+	if (w->listener == NULL)
+		return -1;
+	evconnlistener_set_error_cb(w->listener, accept_error_cb);
+	return 0;
+}
+
+static void worker_teardown(struct worker *w)
+{
+	while (w->conns != NULL)
+		conn_free(w->conns, "server stopped");
+	if (w->listener != NULL)
+		evconnlistener_free(w->listener);
+	for (size_t i = 0; i < 2; i++)
+		if (w->signal_evs[i] != NULL)
+			event_free(w->signal_evs[i]);
+	if (w->flush_ev != NULL)
+		event_free(w->flush_ev);
+	if (w->accept_retry_ev != NULL)
+		event_free(w->accept_retry_ev);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	log_close(w->log);
+	free(w->scratch);
+}
+
+int worker_main(const struct worker_args *args)
+{
+	struct worker w = { 0 };
+	char tag[PROTO_NAME_MAX + 16];
+	int status = EXIT_SUCCESS;
+
+	w.conf = args->conf;
+	w.me = &args->conf->members[args->member];
+	w.name_len = strlen(w.me->name);
+	w.table = args->table;
+	w.limits.max_client_len = args->conf->max_client_len;
+	w.scratch_cap = table_line_max(args->table) + 1;
+	w.scratch = malloc(w.scratch_cap);
+	w.last_full_notice = w.last_accept_notice = -NOTICE_INTERVAL_S;
+	snprintf(tag, sizeof(tag), "%s w%u", w.me->name, args->slot);
+	w.log = log_open(args->log_path, tag);
+	if (w.log == NULL || w.scratch == NULL ||
+	    worker_setup_events(&w, args->listen_fd) != 0) {
+		fprintf(stderr, "%s: cannot start: %s\n", tag, strerror(errno));
+		status = EXIT_FAILURE;
+	} else {
+		log_set_wakeup(w.log, wake_flush, &w);
+		log_msg(w.log, "worker started (pid %ld)", (long)getpid());
+		event_base_dispatch(w.base);
+		log_msg(w.log, "worker stopped");
+	}
+	worker_teardown(&w);
+	return status;
+}

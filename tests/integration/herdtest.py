@@ -1,0 +1,363 @@
+"""herdtest - a small harness for black-box tests of the real herdd.
+
+Every test is a function named test_* in the test module; run_tests() runs
+them in order and prints TAP, one line per test, so the build's test driver
+counts each.  A test gets a fresh Herd per call of herd(); whatever it
+started is stopped and reaped when the test ends, pass or fail.  Every wait
+polls a condition against a deadline; nothing sleeps blindly.
+"""
+
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERDD = os.environ.get("HERDD", "./herdd")
+AT_RE = re.compile(
+    rb"^AT (\S+) ([+-]\d+\.\d{9}) (\S+) (\S+) (\S+)$")
+
+_live = []          # Herds started by the running test
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+def check(cond, msg="check failed"):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def wait_for(cond, timeout=10.0, msg="condition", interval=0.01):
+    """Polls cond() until it returns a true value or timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TestFailure("timed out waiting for " + msg)
+        time.sleep(interval)
+
+
+def free_port():
+    """A port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raise_fd_limit(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE,
+                           (min(want, hard), hard))
+
+
+def proc_children(pid):
+    """Pids whose parent is pid."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def proc_comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def session_members(sid):
+    """Live processes (not zombies) of session sid."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            pids.append(int(entry))
+    return pids
+
+
+class Client:
+    """A line client with deadlines on every read."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.timeout = timeout
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TestFailure("timed out reading a reply")
+        self.sock.settimeout(left)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise TestFailure("connection closed; had %r" % self.buf[:200])
+        self.buf += chunk
+
+    def line(self):
+        deadline = time.monotonic() + self.timeout
+        while b"\n" not in self.buf:
+            self._fill(deadline)
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def until(self, marker):
+        """Bytes up to and including marker."""
+        deadline = time.monotonic() + self.timeout
+        while marker not in self.buf:
+            self._fill(deadline)
+        i = self.buf.index(marker) + len(marker)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def read_to_eof(self):
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TestFailure("timed out waiting for EOF")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                out, self.buf = self.buf, b""
+                return out
+            self.buf += chunk
+
+    def ask(self, line):
+        self.send(line + "\n" if isinstance(line, str) else line + b"\n")
+        return self.line()
+
+    def close(self):
+        self.sock.close()
+
+
+def iamat(client, when=None, location="+34.068930-118.445127"):
+    if when is None:
+        when = "%.9f" % time.time()
+    return "IAMAT %s %s %s" % (client, location, when)
+
+
+class Herd:
+    """A herdd process on free ports, with its configuration and logs."""
+
+    def __init__(self, members=("Riley",), workers=2, links=(), herd=None,
+                 places=None):
+        self.dir = tempfile.mkdtemp(prefix="herdtest-")
+        self.ports = {m: free_port() for m in members}
+        self.peer_ports = {m: free_port() for m in members}
+        self.workers = workers
+        self.conf = os.path.join(self.dir, "herd.conf")
+        self.proc = None
+        self.daemon_pid = None
+        herd = dict(herd or {})
+        herd.setdefault("workers", workers)
+        herd.setdefault("log_dir", os.path.join(self.dir, "log"))
+        herd.setdefault("state_dir", os.path.join(self.dir, "state"))
+        herd.setdefault("run_dir", os.path.join(self.dir, "run"))
+        neighbours = {m: [] for m in members}
+        for a, b in links:
+            neighbours[a].append(b)
+        with open(self.conf, "w") as f:
+            f.write("[herd]\n")
+            for k, v in herd.items():
+                f.write("%s = %s\n" % (k, v))
+            if places:
+                f.write("[places]\n")
+                for k, v in places.items():
+                    f.write("%s = %s\n" % (k, v))
+            for m in members:
+                f.write("[member %s]\nclient = 127.0.0.1:%d\n"
+                        "peer = 127.0.0.1:%d\n"
+                        % (m, self.ports[m], self.peer_ports[m]))
+                if neighbours[m]:
+                    f.write("neighbours = %s\n" % " ".join(neighbours[m]))
+        _live.append(self)
+
+    def log_path(self, member):
+        return os.path.join(self.dir, "log", member + ".log")
+
+    def log_text(self, member):
+        try:
+            with open(self.log_path(member), "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
+
+    def start(self, args=(), wait=True):
+        self.stderr = open(os.path.join(self.dir, "stderr"), "wb")
+        self.proc = subprocess.Popen(
+            [HERDD, "-f", "-c", self.conf] + list(args),
+            stdin=subprocess.DEVNULL, stdout=self.stderr,
+            stderr=self.stderr, start_new_session=True)
+        if wait:
+            for port in self.ports.values():
+                wait_for(lambda: self._accepts(port), 10,
+                         "herdd to listen on %d" % port)
+            wait_for(lambda: len(self.workers_of()) >=
+                     self.workers * len(self.ports), 10, "workers to start")
+        return self
+
+    def _accepts(self, port):
+        check(self.proc.poll() is None,
+              "herdd exited: %s" % self.stderr_text())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def stderr_text(self):
+        with open(os.path.join(self.dir, "stderr"), "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def workers_of(self, member=None):
+        """{comm: pid} of the live worker processes."""
+        out = {}
+        for pid in proc_children(self.proc.pid):
+            comm = proc_comm(pid)
+            if comm and (member is None or
+                         comm.startswith("herd-%s-" % member[:6])):
+                out[comm] = pid
+        return out
+
+    def client(self, member=None, timeout=10.0):
+        member = member or next(iter(self.ports))
+        return Client(self.ports[member], timeout)
+
+    def find_daemon(self):
+        """Pid of a detached herdd running our configuration."""
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or proc_comm(int(entry)) != "herdd":
+                continue
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    if self.conf.encode() + b"\0" in f.read():
+                        return int(entry)
+            except OSError:
+                continue
+        return None
+
+    def _stop_daemon(self, timeout):
+        pid, self.daemon_pid = self.daemon_pid, None
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while session_members(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        left = session_members(pid)
+        for p in left:
+            os.kill(p, signal.SIGKILL)
+        check(not left, "daemon processes left after stop: %r" % left)
+        return 0
+
+    def stop(self, timeout=15.0):
+        """SIGTERM, wait, and prove nothing of ours is left running."""
+        if self.daemon_pid is not None:
+            return self._stop_daemon(timeout)
+        if self.proc is None:
+            return None
+        sid = self.proc.pid
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            status = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise TestFailure("herdd did not stop within %ss" % timeout)
+        deadline = time.monotonic() + 5
+        while session_members(sid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        left = session_members(sid)
+        self.proc = None
+        if left:
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)
+            raise TestFailure("processes left after stop: %r" % left)
+        return status
+
+    def kill(self):
+        if self.daemon_pid is not None:
+            for p in session_members(self.daemon_pid):
+                os.kill(p, signal.SIGKILL)
+            self.daemon_pid = None
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.proc = None
+
+
+def _cleanup():
+    failures = []
+    while _live:
+        h = _live.pop()
+        try:
+            h.stop()
+        except Exception as e:  # noqa: BLE001 - report, keep cleaning
+            failures.append(str(e))
+            h.kill()
+    return failures
+
+
+def run_tests(namespace):
+    """Runs every test_* function in namespace; prints TAP; exits."""
+    raise_fd_limit(8192)
+    tests = [(n, f) for n, f in namespace.items()
+             if n.startswith("test_") and callable(f)]
+    only = os.environ.get("HERDTEST_ONLY")
+    if only:
+        tests = [(n, f) for n, f in tests if only in n]
+    print("1..%d" % len(tests), flush=True)
+    failed = 0
+    for i, (name, fn) in enumerate(tests, 1):
+        started = time.monotonic()
+        error = None
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - any error fails the test
+            error = traceback.format_exc()
+        leftovers = _cleanup()
+        if error is None and leftovers:
+            error = "cleanup: " + "; ".join(leftovers)
+        took = time.monotonic() - started
+        if error is None:
+            print("ok %d - %s (%.1fs)" % (i, name, took), flush=True)
+        else:
+            failed += 1
+            print("not ok %d - %s (%.1fs)" % (i, name, took), flush=True)
+            for line in error.rstrip().splitlines():
+                print("# " + line, flush=True)
+    sys.exit(1 if failed else 0)
