@@ -811,10 +811,20 @@ static void fresh_name(char *buf, size_t cap, int round, int i)
 static bool count_visit(void *arg, const char *line, size_t len,
 			struct proto_time tm, uint64_t change)
 {
+	(void)line, (void)len, (void)tm, (void)change;
+	++*(size_t *)arg;
+	return true;
+}
+
+/* Counts the entries that are self-consistent. */
+static bool consistent_visit(void *arg, const char *line, size_t len,
+			     struct proto_time tm, uint64_t change)
+{
 	struct parsed p;
 
 	(void)change;
-	*(size_t *)arg += parse_line(line, len, &p) && p.tm.sec == tm.sec;
+	*(size_t *)arg += parse_line(line, len, &p) && p.tm.sec == tm.sec &&
+			  p.tm.nsec == tm.nsec;
 	return true;
 }
 
@@ -996,7 +1006,7 @@ static void crash_round(struct crash_shared *sh, int round, size_t *keys,
 static void crash_table(struct crash_shared *sh, int first_round)
 {
 	struct rw_report hot_seen[CRASH_HOT] = { 0 };
-	size_t keys = CRASH_HOT;
+	size_t keys = CRASH_HOT, good = 0;
 	char client[32];
 
 	sh->t = table_create(CRASH_HOT + CRASH_ROUNDS * CRASH_FRESH,
@@ -1010,6 +1020,8 @@ static void crash_table(struct crash_shared *sh, int first_round)
 	for (int round = first_round; round < first_round + CRASH_ROUNDS;
 	     round++)
 		crash_round(sh, round, &keys, hot_seen);
+	ck_assert_uint_eq(table_scan(sh->t, 0, consistent_visit, &good), keys);
+	ck_assert_uint_eq(good, keys);
 	table_destroy(sh->t);
 }
 
