@@ -28,7 +28,10 @@
  * count to an absolute value recorded in the count journal beforehand.
  * Setting an absolute value is idempotent, so repair can simply redo it.
  * The claim store is the one instant at which an insertion happens: both
- * journals decide "did it happen?" by looking at the slot's claim.  Only
+ * journals decide "did it happen?" by looking at the slot's claim.  Since
+ * every claim is made under the count lock, after checking that the slot is
+ * still free, writers of different stripes never claim the same slot (the
+ * lock does the job of the compare-and-swap table.h mentions).  Only
  * insertions of new clients take the count lock, for a few stores; updates,
  * the common case, never do.
  *
@@ -41,8 +44,9 @@
  * after it: S's repair redoes the copy, C's repair (run by whoever takes C
  * next, and by S's repair, which takes C) sets count = after, which is
  * right because nobody could move count while the dead writer held C.
- * Until S is repaired the claimed slot has empty content (client_len 0),
- * which never matches a key, so readers and writers probe past it.
+ * Between the claim and the copy (after a death: until S is repaired) the
+ * slot's content is empty (client_len 0), which matches no key, so readers
+ * probe past it: the insertion has not happened yet for them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -828,7 +832,7 @@ struct table *table_create(size_t capacity, size_t line_max)
 	err = init_table(t);
 	if (err != 0) {
 		/* Linux's mutexes hold no resources: unmapping frees all. */
-		munmap(t, geometry.map_size);
+		(void)munmap(t, geometry.map_size);
 		errno = err;
 		return NULL;
 	}
@@ -838,5 +842,5 @@ struct table *table_create(size_t capacity, size_t line_max)
 void table_destroy(struct table *t)
 {
 	if (t != NULL)
-		munmap(t, t->map_size);
+		(void)munmap(t, t->map_size);
 }

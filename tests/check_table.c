@@ -38,8 +38,8 @@ static struct proto_time at(int64_t sec, int32_t nsec)
 /*
  * "AT <writer> +0.000000000 <client> +1+1 <sec>.<nsec>": every line says
  * who wrote it, for which client, and with which time, so a reader can
- * check that what it got is self-consistent.  Returns the length; *client
- * (if not NULL) receives the client field's offset.
+ * check that what it got is self-consistent.  Returns the length;
+ * *client_off (if not NULL) receives the client field's offset.
  */
 static size_t make_line(char *buf, size_t cap, const char *writer,
 			const char *client, struct proto_time tm,
@@ -67,7 +67,7 @@ static enum table_result put_report(struct table *t, const char *writer,
 }
 
 struct parsed {
-	char writer[32];
+	char writer[320];
 	char client[64];
 	struct proto_time tm;
 };
@@ -82,7 +82,7 @@ static bool parse_line(const char *line, size_t len, struct parsed *p)
 		return false;
 	memcpy(buf, line, len);
 	buf[len] = '\0';
-	if (sscanf(buf, "AT %31s +0.000000000 %63s +1+1 %lld.%9d%n",
+	if (sscanf(buf, "AT %319s +0.000000000 %63s +1+1 %lld.%9d%n",
 		   p->writer, p->client, &sec, &nsec, &end) != 4 ||
 	    end != (int)len)
 		return false;
@@ -101,14 +101,31 @@ static bool get_line(struct table *t, const char *client, char *line,
 	return true;
 }
 
-/* Checks that a line read for client is one that was written for it. */
+/*
+ * Writer names in lines the tests check are "P", or "W", an optional
+ * number, and one letter repeated (changing with every write, so that a
+ * torn copy shows as mixed letters).
+ */
+static bool name_whole(const char *name)
+{
+	const char *letters = name + 1 + strspn(name + 1, "0123456789");
+	char letter[2] = { letters[0], '\0' };
+
+	if (name[0] != 'W')
+		return strcmp(name, "P") == 0;
+	return strspn(letters, letter) == strlen(letters);
+}
+
+/* Checks that a line read for client, with time tm, is one that was
+ * written whole for it. */
 static bool line_consistent(const char *client, const char *line, size_t len,
 			    struct proto_time tm)
 {
 	struct parsed p;
 
 	return parse_line(line, len, &p) && strcmp(p.client, client) == 0 &&
-	       p.tm.sec == tm.sec && p.tm.nsec == tm.nsec;
+	       p.tm.sec == tm.sec && p.tm.nsec == tm.nsec &&
+	       name_whole(p.writer);
 }
 
 static double now_s(void)
@@ -500,7 +517,7 @@ START_TEST(test_scan)
 {
 	struct table *t = table_create(64, TEST_LINE_MAX);
 	struct scan_log log = { .consistent = true };
-	char client[16];
+	char client[32];
 	uint64_t seen = 0;
 
 	ck_assert_ptr_nonnull(t);
@@ -558,9 +575,10 @@ END_TEST
 #define RW_READERS 2
 #define RW_CLIENTS 64
 #define RW_RUN_S 1	/* seconds */
+#define RW_PAD 200
 
 struct rw_report {
-	char line[128];
+	char line[TEST_LINE_MAX];
 	size_t len;
 	struct proto_time tm;
 };
@@ -585,20 +603,27 @@ static void wait_go(_Atomic int *go)
 		sched_yield();
 }
 
-/* Writes ever newer reports for every client, recording its newest. */
+/*
+ * Writes ever newer reports for every client, recording its newest.  The
+ * writer's name is "W<w>" and then RW_PAD times a letter that changes with
+ * every write, so that consecutive lines differ along their whole length
+ * and a torn read cannot pass for a whole one.
+ */
 static int rw_writer(void *arg, int w)
 {
 	struct rw_shared *sh = arg;
 	uint64_t next_sec[RW_CLIENTS] = { 0 }, last_change = 0;
-	char writer[8], client[16];
+	char writer[RW_PAD + 8], client[32];
+	int name_len = snprintf(writer, sizeof writer, "W%d", w);
 
-	snprintf(writer, sizeof writer, "W%d", w);
+	writer[name_len + RW_PAD] = '\0';
 	wait_go(&sh->go);
 	for (unsigned j = 0; !atomic_load(&sh->stop); j++) {
 		int c = (int)((j * 13 + (unsigned)w * 7) % RW_CLIENTS);
 		struct rw_report *r = &sh->last[w][c];
 		uint64_t change;
 
+		memset(writer + name_len, 'a' + (int)(j % 26), RW_PAD);
 		rw_client(client, sizeof client, c);
 		r->tm = at((int64_t)++next_sec[c], 0);	/* ties across writers */
 		r->len = make_line(r->line, sizeof r->line, writer, client,
@@ -627,7 +652,7 @@ static int rw_reader(void *arg, int r)
 	struct rw_shared *sh = arg;
 	struct rw_report seen[RW_CLIENTS] = { 0 };
 	char *why = sh->why[RW_WRITERS + r];
-	char client[16], line[TEST_LINE_MAX + 1];
+	char client[32], line[TEST_LINE_MAX + 1];
 
 	wait_go(&sh->go);
 	for (unsigned i = 0; !atomic_load(&sh->stop); i++) {
@@ -675,7 +700,7 @@ START_TEST(test_readers_writers)
 {
 	struct rw_shared *sh = shared_alloc(sizeof *sh);
 	struct kids kids = { .n = 0 };
-	char client[16], line[TEST_LINE_MAX + 1];
+	char client[32], line[TEST_LINE_MAX + 1];
 	uint64_t stored = 0;
 	int ok;
 
@@ -716,7 +741,7 @@ END_TEST
 /* ---- writers racing on one client ------------------------------------ */
 
 #define RACE_WRITERS 4
-#define RACE_WRITES 20000
+#define RACE_WRITES 100000
 
 struct race_shared {
 	struct table *t;
@@ -732,7 +757,7 @@ struct race_shared {
 static int race_writer(void *arg, int w)
 {
 	struct race_shared *sh = arg;
-	char writer[8];
+	char writer[16];
 
 	snprintf(writer, sizeof writer, "W%d", w);
 	wait_go(&sh->go);
@@ -789,7 +814,7 @@ END_TEST
 #define CRASH_HOT 4		/* keys every round's writer hammers */
 #define CRASH_FRESH 1024	/* new keys each round's writer inserts, */
 #define CRASH_FRESH_EVERY 4	/* one every this many writes */
-#define CRASH_LINE_MAX 64	/* short lines keep the table small */
+#define CRASH_PAD 300		/* letters in the writer's name */
 #define CRASH_SPAN 10000000	/* client seconds per round */
 #define CRASH_CHECK_S 5		/* a check that takes longer has hung */
 
@@ -824,25 +849,33 @@ static bool consistent_visit(void *arg, const char *line, size_t len,
 
 	(void)change;
 	*(size_t *)arg += parse_line(line, len, &p) && p.tm.sec == tm.sec &&
-			  p.tm.nsec == tm.nsec;
+			  p.tm.nsec == tm.nsec && name_whole(p.writer);
 	return true;
 }
 
 /*
- * One key's line for the crash writer, whose fixed-width seconds field is
- * rewritten in place: formatting must cost little next to table_put so
- * that most kills land inside a put.
+ * One key's line for the crash writer: "AT W<CRASH_PAD times one letter>
+ * ... <seconds>".  Each put rewrites the letters (a different one each
+ * time) and the fixed-width seconds in place, so that consecutive lines
+ * differ from end to end (a torn copy shows as a mixed name or a time that
+ * is not the entry's), and so that formatting costs little next to
+ * table_put (most kills then land inside one).
  */
 struct crash_line {
-	char buf[64];
+	char buf[TEST_LINE_MAX];
 	size_t len, client_off, client_len, sec_off;
 };
 
 #define CRASH_SEC_DIGITS 12
+#define CRASH_NAME_OFF 4	/* after "AT W" */
 
 static void crash_line_init(struct crash_line *l, const char *client)
 {
-	l->len = make_line(l->buf, sizeof l->buf, "Wc", client,
+	char writer[CRASH_PAD + 2] = "W";
+
+	memset(writer + 1, 'a', CRASH_PAD);
+	writer[CRASH_PAD + 1] = '\0';
+	l->len = make_line(l->buf, sizeof l->buf, writer, client,
 			   at(100000000000, 0), &l->client_off);
 	l->client_len = strlen(client);
 	l->sec_off = l->len - 10 - CRASH_SEC_DIGITS;
@@ -853,6 +886,7 @@ static enum table_result crash_put(struct table *t, struct crash_line *l,
 {
 	int64_t rest = sec;
 
+	memset(l->buf + CRASH_NAME_OFF, 'a' + (int)(sec % 26), CRASH_PAD);
 	for (int i = CRASH_SEC_DIGITS - 1; i >= 0; i--, rest /= 10)
 		l->buf[l->sec_off + (size_t)i] = (char)('0' + rest % 10);
 	return table_put(t, l->buf + l->client_off, l->client_len,
@@ -1010,7 +1044,7 @@ static void crash_table(struct crash_shared *sh, int first_round)
 	char client[32];
 
 	sh->t = table_create(CRASH_HOT + CRASH_ROUNDS * CRASH_FRESH,
-			     CRASH_LINE_MAX);
+			     TEST_LINE_MAX);
 	ck_assert_ptr_nonnull(sh->t);
 	for (int i = 0; i < CRASH_HOT; i++) {
 		hot_name(client, sizeof client, i);
@@ -1025,10 +1059,25 @@ static void crash_table(struct crash_shared *sh, int first_round)
 	table_destroy(sh->t);
 }
 
+/* SIGALRM during a check: a get or a put hung on what the writer left. */
+static void crash_hung(int sig)
+{
+	static const char msg[] = "check_table: a get or put hung after a "
+				  "writer was killed\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
 START_TEST(test_crash_recovery)
 {
 	struct crash_shared *sh = shared_alloc(sizeof *sh);
 
+	/* Check's own SIGALRM handler, inherited by the test process, would
+	 * report a hang as a mere SIGKILL. */
+	signal(SIGALRM, crash_hung);
 	srandom((unsigned)getpid());
 	for (int i = 0; i < CRASH_TABLES; i++)
 		crash_table(sh, 1 + i * CRASH_ROUNDS);
