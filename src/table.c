@@ -7,6 +7,8 @@
  *                     count lock with its journal
  *   stripes           nstripes x stripe_stride: a robust lock, and a
  *                     journal holding one complete slot content
+ *   change ring       RING_SIZE x struct ring_rec: which slot each recent
+ *                     change number went to (see table.h)
  *   slots             nslots x slot_stride: seqlock, claim, struct entry
  *
  * Slot lifecycle.  A slot is free while its claim is 0.  It is claimed once,
@@ -57,6 +59,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "table.h"
 
@@ -66,6 +69,8 @@
 #define CACHE_LINE	64
 #define LINE_LIMIT	16384	/* largest line_max; table_scan's buffer */
 #define SPIN_LIMIT	1000	/* reader spins on an odd seq before locking */
+#define RING_SIZE	65536	/* recent changes the ring remembers */
+#define WATERMARKS	64	/* neighbours whose watermarks we keep */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
 	       "the table's atomics must be lock-free to work across processes");
@@ -78,6 +83,8 @@ struct entry {
 	uint32_t line_len;
 	uint32_t client_off;	/* the key: line[client_off, +client_len) */
 	uint32_t client_len;	/* 0 while empty, which matches no key */
+	uint32_t source;	/* member it came from, or TABLE_SOURCE_LOCAL */
+	uint32_t unused;
 	char line[];		/* line_max bytes */
 };
 
@@ -94,6 +101,23 @@ struct intent {
 	uint32_t unused;
 	uint64_t slot;
 	uint64_t claim;
+};
+
+/*
+ * Change n went to slot ring[n % RING_SIZE].slot if that record's change
+ * is n.  The slot is stored first, the change last (release), so a reader
+ * that sees change n before and after reading slot has a consistent pair.
+ */
+struct ring_rec {
+	_Atomic uint64_t change;
+	_Atomic uint64_t slot;
+};
+
+/* What a neighbour's flooder told us it holds of our table. */
+struct watermark {
+	char name[PROTO_NAME_MAX + 1];	/* "" = unused */
+	_Atomic uint64_t epoch;
+	_Atomic uint64_t change;
 };
 
 struct stripe {
@@ -113,6 +137,7 @@ struct table {
 	uint64_t stripe_stride;
 	uint64_t line_max;
 	uint64_t stripes_off;
+	uint64_t ring_off;
 	uint64_t slots_off;
 	uint64_t map_size;
 	uint64_t epoch;
@@ -122,6 +147,8 @@ struct table {
 	pthread_mutex_t count_lock;	/* taken by insertions, after a stripe */
 	struct intent count_journal;	/* the insertion being counted */
 	uint64_t count_after;		/* its new count */
+	_Atomic uint32_t flooder_waiting; /* the flooder wants a wake-up */
+	struct watermark watermarks[WATERMARKS];
 };
 
 _Static_assert(sizeof(struct slot) % alignof(struct entry) == 0 &&
@@ -137,6 +164,7 @@ struct report {
 	const char *line;
 	size_t line_len;
 	uint64_t claim;
+	uint32_t source;
 };
 
 /* ---- SipHash-2-4 (Aumasson & Bernstein), keyed per table ---------------- */
@@ -243,6 +271,12 @@ static struct entry *journal_entry(struct stripe *st)
 	return (struct entry *)(st + 1);
 }
 
+static struct ring_rec *ring_at(struct table *t, uint64_t change)
+{
+	return (struct ring_rec *)((char *)t + t->ring_off) +
+	       change % RING_SIZE;
+}
+
 /* ---- locks --------------------------------------------------------------- */
 
 static _Noreturn void table_bug(const char *what, int err)
@@ -313,10 +347,15 @@ static void commit(struct table *t, struct stripe *st)
 {
 	struct slot *s = slot_at(t, st->journal.slot);
 	const struct entry *e = journal_entry(st);
+	struct ring_rec *rec = ring_at(t, e->change);
 
 	seq_begin(s);
 	memcpy(slot_entry(s), e, sizeof *e + e->line_len);
 	seq_end(s);
+	/* After the content, so a flooder that finds the change finds it. */
+	atomic_store_explicit(&rec->slot, st->journal.slot,
+			      memory_order_relaxed);
+	atomic_store_explicit(&rec->change, e->change, memory_order_release);
 	atomic_store_explicit(&st->journal.valid, 0, memory_order_release);
 }
 
@@ -494,6 +533,7 @@ static void stage_write(struct stripe *st, const struct report *r)
 	e->line_len = (uint32_t)r->line_len;
 	e->client_off = (uint32_t)r->client_off;
 	e->client_len = (uint32_t)r->client_len;
+	e->source = r->source;
 	memcpy(e->line, r->line, r->line_len);
 	st->journal.claim = r->claim;
 }
@@ -626,8 +666,18 @@ enum table_result table_put(struct table *t, const char *client,
 			    const char *line, size_t line_len,
 			    uint64_t *change)
 {
+	return table_put_from(t, client, client_len, tm, line, line_len,
+			      TABLE_SOURCE_LOCAL, change);
+}
+
+enum table_result table_put_from(struct table *t, const char *client,
+				 size_t client_len, struct proto_time tm,
+				 const char *line, size_t line_len,
+				 unsigned source, uint64_t *change)
+{
 	struct report r = { .client = client, .client_len = client_len,
-			    .tm = tm, .line = line, .line_len = line_len };
+			    .tm = tm, .line = line, .line_len = line_len,
+			    .source = source };
 	uint64_t unused_change;
 	struct stripe *st;
 	enum table_result res;
@@ -672,13 +722,25 @@ bool table_get(struct table *t, const char *client, size_t client_len,
 	return false;
 }
 
-size_t table_scan(struct table *t, uint64_t after, table_visit_fn fn,
-		  void *arg)
+static void fill_record(struct table_record *rec, const struct entry *hdr,
+			const char *line)
+{
+	rec->line = line;
+	rec->line_len = hdr->line_len;
+	rec->tm = (struct proto_time){ hdr->sec, hdr->nsec };
+	rec->change = hdr->change;
+	rec->source = hdr->source;
+}
+
+size_t table_scan_slots(struct table *t, size_t *pos, size_t max_slots,
+			uint64_t after, table_visit_fn fn, void *arg)
 {
 	char line[LINE_LIMIT];
 	size_t visited = 0;
 
-	for (uint64_t idx = 0; idx < t->nslots; idx++) {
+	for (; *pos < t->nslots && max_slots > 0; max_slots--) {
+		uint64_t idx = (*pos)++;
+		struct table_record rec;
 		struct entry hdr;
 
 		if (atomic_load_explicit(&slot_at(t, idx)->claim,
@@ -689,11 +751,123 @@ size_t table_scan(struct table *t, uint64_t after, table_visit_fn fn,
 		if (hdr.change <= after)
 			continue;
 		visited++;
-		if (!fn(arg, line, hdr.line_len,
-			(struct proto_time){ hdr.sec, hdr.nsec }, hdr.change))
+		fill_record(&rec, &hdr, line);
+		if (!fn(arg, &rec))
 			break;
 	}
 	return visited;
+}
+
+size_t table_scan(struct table *t, uint64_t after, table_visit_fn fn,
+		  void *arg)
+{
+	size_t pos = 0;
+
+	return table_scan_slots(t, &pos, SIZE_MAX, after, fn, arg);
+}
+
+size_t table_slots(const struct table *t)
+{
+	return (size_t)t->nslots;
+}
+
+enum table_change table_read_change(struct table *t, uint64_t change,
+				    char *line, size_t cap,
+				    struct table_record *rec)
+{
+	struct ring_rec *r = ring_at(t, change);
+	uint64_t seen = atomic_load_explicit(&r->change, memory_order_acquire);
+	uint64_t idx = atomic_load_explicit(&r->slot, memory_order_relaxed);
+	struct entry hdr;
+
+	atomic_thread_fence(memory_order_acquire);
+	if (seen != change ||
+	    atomic_load_explicit(&r->change, memory_order_relaxed) != seen)
+		return seen > change ? TABLE_CHANGE_LOST :
+		       change > atomic_load(&t->changes) ?
+		       TABLE_CHANGE_FUTURE : TABLE_CHANGE_PENDING;
+	if (idx >= t->nslots || !read_entry(t, idx, &hdr, line, cap))
+		return TABLE_CHANGE_LOST;
+	if (hdr.change != change)
+		return TABLE_CHANGE_SUPERSEDED;
+	fill_record(rec, &hdr, line);
+	return TABLE_CHANGE_OK;
+}
+
+/* ---- the flooder's wake-up and watermarks -------------------------------- */
+
+/*
+ * Dekker-style with table_flooder_sleep: the writer bumped changes (a
+ * seq_cst read-modify-write) before it reads the flag here, and the flooder
+ * sets the flag before it reads changes, so one of them sees the other.
+ */
+void table_wake_flooder(struct table *t, int wake_fd)
+{
+	uint64_t one = 1;
+
+	if (atomic_load(&t->flooder_waiting) == 0 ||
+	    atomic_exchange(&t->flooder_waiting, 0) == 0)
+		return;
+	if (write(wake_fd, &one, sizeof one) < 0) {
+		/* EAGAIN: the counter is full, so a wake-up is pending. */
+	}
+}
+
+bool table_flooder_sleep(struct table *t, uint64_t seen)
+{
+	atomic_store(&t->flooder_waiting, 1);
+	if (atomic_load(&t->changes) <= seen)
+		return true;
+	atomic_store(&t->flooder_waiting, 0);
+	return false;
+}
+
+static struct watermark *find_watermark(struct table *t, const char *peer,
+					bool create)
+{
+	struct watermark *free_one = NULL;
+
+	for (size_t i = 0; i < WATERMARKS; i++) {
+		struct watermark *w = &t->watermarks[i];
+
+		if (strcmp(w->name, peer) == 0)
+			return w;
+		if (w->name[0] == '\0' && free_one == NULL)
+			free_one = w;
+	}
+	if (create && free_one != NULL && strlen(peer) <= PROTO_NAME_MAX) {
+		strcpy(free_one->name, peer);
+		return free_one;
+	}
+	return NULL;
+}
+
+void table_get_watermark(struct table *t, const char *peer, uint64_t *epoch,
+			 uint64_t *change)
+{
+	struct watermark *w = find_watermark(t, peer, false);
+
+	*epoch = w ? atomic_load(&w->epoch) : 0;
+	*change = w ? atomic_load(&w->change) : 0;
+}
+
+/*
+ * Only the flooder writes watermarks.  A new epoch resets change first, so
+ * a flooder killed in between leaves (old epoch, 0) or (new epoch, 0),
+ * never a change of one epoch paired with another.
+ */
+void table_set_watermark(struct table *t, const char *peer, uint64_t epoch,
+			 uint64_t change)
+{
+	struct watermark *w = find_watermark(t, peer, true);
+
+	if (w == NULL)
+		return;
+	if (atomic_load(&w->epoch) != epoch) {
+		atomic_store(&w->change, 0);
+		atomic_store(&w->epoch, epoch);
+	}
+	atomic_store(&w->change, change);
 }
 
 size_t table_count(const struct table *t)
@@ -754,9 +928,12 @@ static bool plan_layout(size_t capacity, size_t line_max, struct table *g)
 				   &stripes_size) ||
 	    __builtin_mul_overflow(g->nslots, g->slot_stride, &slots_size) ||
 	    __builtin_add_overflow(g->stripes_off, stripes_size, &total) ||
+	    __builtin_add_overflow(total, RING_SIZE * sizeof(struct ring_rec),
+				   &total) ||
 	    __builtin_add_overflow(total, slots_size, &total))
 		return false;
-	g->slots_off = g->stripes_off + stripes_size;
+	g->ring_off = g->stripes_off + stripes_size;
+	g->slots_off = g->ring_off + RING_SIZE * sizeof(struct ring_rec);
 	g->map_size = total;
 	return true;
 }

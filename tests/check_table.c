@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -499,16 +500,16 @@ struct scan_log {
 	bool consistent;
 };
 
-static bool scan_visit(void *arg, const char *line, size_t len,
-		       struct proto_time tm, uint64_t change)
+static bool scan_visit(void *arg, const struct table_record *rec)
 {
 	struct scan_log *log = arg;
 	struct parsed p;
 
-	if (!parse_line(line, len, &p) || p.tm.sec != tm.sec)
+	if (!parse_line(rec->line, rec->line_len, &p) ||
+	    p.tm.sec != rec->tm.sec)
 		log->consistent = false;
 	if (log->calls < 64)
-		log->changes[log->calls] = change;
+		log->changes[log->calls] = rec->change;
 	log->calls++;
 	return log->calls != log->stop_after;
 }
@@ -833,23 +834,21 @@ static void fresh_name(char *buf, size_t cap, int round, int i)
 	snprintf(buf, cap, "r%dk%d", round, i);
 }
 
-static bool count_visit(void *arg, const char *line, size_t len,
-			struct proto_time tm, uint64_t change)
+static bool count_visit(void *arg, const struct table_record *rec)
 {
-	(void)line, (void)len, (void)tm, (void)change;
+	(void)rec;
 	++*(size_t *)arg;
 	return true;
 }
 
 /* Counts the entries that are self-consistent. */
-static bool consistent_visit(void *arg, const char *line, size_t len,
-			     struct proto_time tm, uint64_t change)
+static bool consistent_visit(void *arg, const struct table_record *rec)
 {
 	struct parsed p;
 
-	(void)change;
-	*(size_t *)arg += parse_line(line, len, &p) && p.tm.sec == tm.sec &&
-			  p.tm.nsec == tm.nsec && name_whole(p.writer);
+	*(size_t *)arg += parse_line(rec->line, rec->line_len, &p) &&
+			  p.tm.sec == rec->tm.sec && p.tm.nsec == rec->tm.nsec &&
+			  name_whole(p.writer);
 	return true;
 }
 
@@ -1085,6 +1084,160 @@ START_TEST(test_crash_recovery)
 }
 END_TEST
 
+/* ---- change ring, chunked scans, wake-ups, watermarks ------------------- */
+
+START_TEST(test_ring_reads_changes_in_order)
+{
+	struct table *t = table_create(64, TEST_LINE_MAX);
+	char line[TEST_LINE_MAX + 1];
+	struct table_record rec;
+	uint64_t change;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(table_read_change(t, 1, line, sizeof line, &rec),
+			 TABLE_CHANGE_FUTURE);
+	put_report(t, "P", "a", at(10, 0), &change);
+	put_report(t, "P", "b", at(10, 0), &change);
+	put_report(t, "P", "a", at(11, 0), &change);
+	ck_assert_uint_eq(change, 3);
+	/* Change 1 was a's first report; a has moved on to change 3. */
+	ck_assert_int_eq(table_read_change(t, 1, line, sizeof line, &rec),
+			 TABLE_CHANGE_SUPERSEDED);
+	ck_assert_int_eq(table_read_change(t, 2, line, sizeof line, &rec),
+			 TABLE_CHANGE_OK);
+	ck_assert_uint_eq(rec.change, 2);
+	ck_assert_uint_eq(rec.source, TABLE_SOURCE_LOCAL);
+	ck_assert(rec.line_len > 0 && memmem(rec.line, rec.line_len, " b ", 3));
+	ck_assert_int_eq(table_read_change(t, 3, line, sizeof line, &rec),
+			 TABLE_CHANGE_OK);
+	ck_assert_int_eq(rec.tm.sec, 11);
+	ck_assert_int_eq(table_read_change(t, 4, line, sizeof line, &rec),
+			 TABLE_CHANGE_FUTURE);
+	table_destroy(t);
+}
+END_TEST
+
+START_TEST(test_ring_reports_lost_changes)
+{
+	struct table *t = table_create(16, TEST_LINE_MAX);
+	char line[TEST_LINE_MAX + 1];
+	struct table_record rec;
+	uint64_t change = 0;
+
+	ck_assert_ptr_nonnull(t);
+	for (int i = 1; i <= 70000; i++)
+		ck_assert_int_eq(put_report(t, "P", "k", at(i, 0), &change),
+				 TABLE_STORED);
+	ck_assert_int_eq(table_read_change(t, 1, line, sizeof line, &rec),
+			 TABLE_CHANGE_LOST);
+	ck_assert_int_eq(table_read_change(t, change, line, sizeof line,
+					   &rec), TABLE_CHANGE_OK);
+	ck_assert_int_eq(rec.tm.sec, 70000);
+	table_destroy(t);
+}
+END_TEST
+
+START_TEST(test_put_from_records_source)
+{
+	struct table *t = table_create(16, TEST_LINE_MAX);
+	char line[TEST_LINE_MAX + 1], text[TEST_LINE_MAX];
+	struct table_record rec;
+	size_t off, len = make_line(text, sizeof text, "P", "c", at(5, 0), &off);
+	uint64_t change;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(table_put_from(t, text + off, 1, at(5, 0), text, len,
+					7, &change), TABLE_STORED);
+	ck_assert_int_eq(table_read_change(t, change, line, sizeof line, &rec),
+			 TABLE_CHANGE_OK);
+	ck_assert_uint_eq(rec.source, 7);
+	table_destroy(t);
+}
+END_TEST
+
+static bool collect_change(void *arg, const struct table_record *rec)
+{
+	uint64_t *sum = arg;
+
+	*sum += rec->change;
+	return true;
+}
+
+START_TEST(test_scan_in_chunks_equals_whole_scan)
+{
+	struct table *t = table_create(1000, TEST_LINE_MAX);
+	uint64_t whole = 0, chunked = 0;
+	size_t pos = 0, visited = 0;
+	char client[32];
+
+	ck_assert_ptr_nonnull(t);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(client, sizeof client, "c%d", i);
+		put_report(t, "P", client, at(1, 0), NULL);
+	}
+	ck_assert_uint_eq(table_scan(t, 500, collect_change, &whole), 500);
+	while (pos < table_slots(t))
+		visited += table_scan_slots(t, &pos, 37, 500, collect_change,
+					    &chunked);
+	ck_assert_uint_eq(visited, 500);
+	ck_assert_uint_eq(chunked, whole);
+	ck_assert_uint_eq(whole, (501 + 1000) * 500 / 2);
+	table_destroy(t);
+}
+END_TEST
+
+static uint64_t eventfd_pending(int fd)
+{
+	uint64_t n = 0;
+
+	return read(fd, &n, sizeof n) == sizeof n ? n : 0;
+}
+
+START_TEST(test_flooder_wake_protocol)
+{
+	struct table *t = table_create(16, TEST_LINE_MAX);
+	int fd = eventfd(0, EFD_NONBLOCK);
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_ge(fd, 0);
+	put_report(t, "P", "a", at(1, 0), NULL);
+	table_wake_flooder(t, fd);	/* flooder not waiting: no write */
+	ck_assert_uint_eq(eventfd_pending(fd), 0);
+	ck_assert(!table_flooder_sleep(t, 0));	/* change 1 is unseen */
+	ck_assert(table_flooder_sleep(t, 1));
+	put_report(t, "P", "b", at(1, 0), NULL);
+	table_wake_flooder(t, fd);
+	table_wake_flooder(t, fd);	/* coalesced into one wake-up */
+	ck_assert_uint_eq(eventfd_pending(fd), 1);
+	close(fd);
+	table_destroy(t);
+}
+END_TEST
+
+START_TEST(test_watermarks)
+{
+	struct table *t = table_create(16, TEST_LINE_MAX);
+	uint64_t epoch, change;
+
+	ck_assert_ptr_nonnull(t);
+	table_get_watermark(t, "Riley", &epoch, &change);
+	ck_assert_uint_eq(epoch, 0);
+	ck_assert_uint_eq(change, 0);
+	table_set_watermark(t, "Riley", 0xabc, 42);
+	table_set_watermark(t, "Jaquez", 0xdef, 7);
+	table_get_watermark(t, "Riley", &epoch, &change);
+	ck_assert_uint_eq(epoch, 0xabc);
+	ck_assert_uint_eq(change, 42);
+	table_set_watermark(t, "Riley", 0x123, 3);
+	table_get_watermark(t, "Riley", &epoch, &change);
+	ck_assert_uint_eq(epoch, 0x123);
+	ck_assert_uint_eq(change, 3);
+	table_get_watermark(t, "Jaquez", &epoch, &change);
+	ck_assert_uint_eq(change, 7);
+	table_destroy(t);
+}
+END_TEST
+
 static Suite *table_suite(void)
 {
 	Suite *s = suite_create("table");
@@ -1104,6 +1257,12 @@ static Suite *table_suite(void)
 	tcase_add_test(basic, test_many_keys);
 	tcase_add_test(basic, test_scan);
 	tcase_add_test(basic, test_epoch);
+	tcase_add_test(basic, test_ring_reads_changes_in_order);
+	tcase_add_test(basic, test_ring_reports_lost_changes);
+	tcase_add_test(basic, test_put_from_records_source);
+	tcase_add_test(basic, test_scan_in_chunks_equals_whole_scan);
+	tcase_add_test(basic, test_flooder_wake_protocol);
+	tcase_add_test(basic, test_watermarks);
 	suite_add_tcase(s, basic);
 
 	tcase_set_timeout(procs, 60);
