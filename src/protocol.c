@@ -625,6 +625,26 @@ size_t proto_format_at(char *out, size_t cap, const char *server,
 	return (size_t)(p - out);
 }
 
+size_t proto_canonical_at(char *out, size_t cap, const struct proto_cmd *at)
+{
+	size_t total;
+	char *p = out;
+
+	if (at->verb != PROTO_AT)
+		return 0;
+	total = 3 + at->server.len + 1 + at->diff.len + 1 + at->client.len +
+		1 + at->location.len + 1 + at->time.len;
+	if (total > cap)
+		return 0;
+	p = append(p, "AT", 2, ' ');
+	p = append(p, at->server.p, at->server.len, ' ');
+	p = append(p, at->diff.p, at->diff.len, ' ');
+	p = append(p, at->client.p, at->client.len, ' ');
+	p = append(p, at->location.p, at->location.len, ' ');
+	p = append(p, at->time.p, at->time.len, '\0');
+	return (size_t)(p - out);
+}
+
 int proto_newer(struct proto_time ta, const char *line_a, size_t len_a,
 		struct proto_time tb, const char *line_b, size_t len_b)
 {

@@ -120,6 +120,13 @@ size_t proto_format_at(char *out, size_t cap, const char *server,
 		       const struct proto_cmd *iamat);
 
 /*
+ * Writes a parsed AT command back as "AT <server> <diff> <client>
+ * <location> <time>" with single spaces, whatever white space it came
+ * with.  Returns the length, or 0 if it does not fit cap or cmd is not AT.
+ */
+size_t proto_canonical_at(char *out, size_t cap, const struct proto_cmd *at);
+
+/*
  * Writes the signed difference a - b with exactly nine decimals
  * ("+0.263873386", "-0.000012000") into out; returns its length (never
  * more than PROTO_DIFF_MAX), or 0 if cap is too small.

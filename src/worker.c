@@ -28,6 +28,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "lines.h"
+
 #define SHUTDOWN_GRACE_S	2	/* to write what clients are owed */
 #define ACCEPT_RETRY_MS		100	/* after EMFILE and the like */
 #define PRIORITIES		3	/* 1 = default, 2 = log flush */
@@ -40,6 +42,7 @@ struct conn {
 	struct bufferevent *bev;
 	struct conn *prev, *next;
 	uint64_t id;
+	int classic_peer;	/* member index if a classic neighbour, else -1 */
 	bool discarding;	/* inside an over-long line: drop to "\n" */
 	bool throttled;		/* reading paused: client is not reading */
 	bool eof;		/* client closed its write side */
@@ -51,6 +54,7 @@ struct worker {
 	const struct conf_member *me;
 	size_t name_len;
 	struct table *table;
+	int wake_fd;		/* the flooder's */
 	struct herd_log *log;
 	struct proto_limits limits;
 	struct event_base *base;
@@ -116,6 +120,28 @@ static const char *client_in_at_line(const char *at, size_t at_len,
 	       cmd->client.len;
 }
 
+/* Stores a report and, if it changed the table, wakes the flooder. */
+static void store_report(struct worker *w, const char *client,
+			 const struct proto_cmd *cmd, const char *line,
+			 size_t len, unsigned source)
+{
+	switch (table_put_from(w->table, client, cmd->client.len, cmd->t, line,
+			       len, source, NULL)) {
+	case TABLE_STORED:
+		table_wake_flooder(w->table, w->wake_fd);
+		break;
+	case TABLE_FULL:
+		if (should_notice(&w->last_full_notice))
+			log_msg(w->log, "table full (%zu clients): new "
+				"clients are answered but not stored",
+				table_capacity(w->table));
+		break;
+	case TABLE_STALE:
+	case TABLE_INVALID:
+		break;
+	}
+}
+
 static void answer_iamat(struct conn *c, const struct proto_cmd *cmd,
 			 const char *line, size_t len)
 {
@@ -127,13 +153,31 @@ static void answer_iamat(struct conn *c, const struct proto_cmd *cmd,
 		answer_invalid(c, line, len);
 		return;
 	}
-	if (table_put(w->table, client_in_at_line(w->scratch, n, cmd),
-		      cmd->client.len, cmd->t, w->scratch, n, NULL) ==
-		    TABLE_FULL &&
-	    should_notice(&w->last_full_notice))
-		log_msg(w->log, "table full (%zu clients): new clients are "
-			"answered but not stored", table_capacity(w->table));
+	store_report(w, client_in_at_line(w->scratch, n, cmd), cmd,
+		     w->scratch, n, TABLE_SOURCE_LOCAL);
 	send_line(c, w->scratch, n);
+}
+
+/*
+ * An AT line on the client port: an update from a classic neighbour, which
+ * speaks only the client protocol.  From anyone else it is invalid.  It is
+ * stored as "AT" and its five fields with single spaces, and not answered,
+ * as classic servers do.
+ */
+static void accept_update(struct conn *c, const struct proto_cmd *cmd,
+			  const char *line, size_t len)
+{
+	struct worker *w = c->w;
+	size_t n;
+
+	if (c->classic_peer < 0) {
+		answer_invalid(c, line, len);
+		return;
+	}
+	n = proto_canonical_at(w->scratch, w->scratch_cap, cmd);
+	if (n > 0)
+		store_report(w, client_in_at_line(w->scratch, n, cmd), cmd,
+			     w->scratch, n, (unsigned)c->classic_peer);
 }
 
 static const char *places_unavailable_reason(const struct herd_conf *conf)
@@ -189,7 +233,9 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 	case PROTO_WHATSAT:
 		answer_whatsat(c, &cmd, line, len);
 		break;
-	case PROTO_AT:		/* only from neighbours, on the peer port */
+	case PROTO_AT:
+		accept_update(c, &cmd, line, len);
+		break;
 	case PROTO_INVALID:
 		answer_invalid(c, line, len);
 		break;
@@ -233,22 +279,6 @@ static void conn_close_when_flushed(struct conn *c, const char *why)
 		conn_free(c, why);
 }
 
-/* Drops input up to and including the next "\n"; false if none yet. */
-static bool discard_rest_of_line(struct conn *c, struct evbuffer *in)
-{
-	size_t eol_len = 0;
-	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len,
-						      EVBUFFER_EOL_LF);
-
-	if (eol.pos < 0) {
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return false;
-	}
-	evbuffer_drain(in, (size_t)eol.pos + eol_len);
-	c->discarding = false;
-	return true;
-}
-
 /* Pauses reading while the client is not reading what we send it. */
 static bool conn_throttle_if_full(struct conn *c)
 {
@@ -267,32 +297,18 @@ static void conn_process_input(struct conn *c)
 	size_t max_line = c->w->conf->max_line;
 
 	while (!c->closing && !conn_throttle_if_full(c)) {
-		size_t avail, want, line_len = 0, consumed = 0;
-		bool ended = false;
-		const char *data;
-		enum proto_frame frame;
+		const char *line = NULL;
+		size_t len = 0, consumed;
+		enum proto_frame frame = lines_next(in, max_line, c->eof,
+						    &c->discarding, &line,
+						    &len, &consumed);
 
-		if (c->discarding && !discard_rest_of_line(c, in))
-			break;
-		avail = evbuffer_get_length(in);
-		want = avail < max_line + 2 ? avail : max_line + 2;
-		if (want == 0)
-			break;
-		data = (const char *)evbuffer_pullup(in, (ssize_t)want);
-		if (data == NULL) {	/* out of memory */
-			c->closing = true;
-			break;
-		}
-		frame = proto_frame(data, want, max_line, c->eof && want == avail,
-				    &line_len, &consumed, &ended);
 		if (frame == FRAME_PARTIAL)
 			break;
 		if (frame == FRAME_LINE)
-			handle_line(c, data, line_len);
-		if (frame == FRAME_OVERLONG) {
-			answer_invalid(c, data, line_len);
-			c->discarding = !ended;
-		}
+			handle_line(c, line, len);
+		else if (frame == FRAME_OVERLONG)
+			answer_invalid(c, line, len);
 		evbuffer_drain(in, consumed);
 		if (consumed == 0)
 			break;
@@ -366,6 +382,35 @@ static void describe_peer(const struct sockaddr *sa, char *out, size_t cap)
 	snprintf(out, cap, "from %s port %u", host, port);
 }
 
+static bool same_host(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/* The classic neighbour connecting from sa's address, or -1. */
+static int classic_neighbour_at(const struct worker *w,
+				const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < w->me->n_neighbours; i++) {
+		const struct conf_member *n =
+			&w->conf->members[w->me->neighbours[i]];
+
+		if (n->classic &&
+		    same_host(sa, (const struct sockaddr *)&n->client.sa))
+			return (int)w->me->neighbours[i];
+	}
+	return -1;
+}
+
 static struct conn *conn_new(struct worker *w, evutil_socket_t fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -402,6 +447,7 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
+	c->classic_peer = classic_neighbour_at(w, sa);
 	c->next = w->conns;
 	if (w->conns != NULL)
 		w->conns->prev = c;
@@ -533,6 +579,7 @@ int worker_main(const struct worker_args *args)
 	w.me = &args->conf->members[args->member];
 	w.name_len = strlen(w.me->name);
 	w.table = args->table;
+	w.wake_fd = args->wake_fd;
 	w.limits.max_client_len = args->conf->max_client_len;
 	w.scratch_cap = table_line_max(args->table) + 1;
 	w.scratch = malloc(w.scratch_cap);

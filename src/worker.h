@@ -24,6 +24,7 @@ struct worker_args {
 	size_t member;			/* index into conf->members */
 	unsigned slot;			/* 0 .. workers-1 */
 	int listen_fd;			/* this slot's listener */
+	int wake_fd;			/* to wake the member's flooder */
 	struct table *table;		/* the member's table */
 	const char *log_path;		/* the member's log file */
 };

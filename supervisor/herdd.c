@@ -86,11 +86,18 @@ static int select_members(const struct herd_conf *conf,
 				conf->path, opt->members[i]);
 			return -1;
 		}
+		if (conf->members[idx].classic) {
+			fprintf(stderr, "herdd: %s: %s is a classic server, "
+				"not one herdd runs\n", conf->path,
+				opt->members[i]);
+			return -1;
+		}
 		run_here[idx] = true;
 		chosen++;
 	}
 	for (size_t i = 0; opt->n_members == 0 && i < conf->n_members; i++)
-		if (conf_addr_is_local(&conf->members[i].client)) {
+		if (!conf->members[i].classic &&
+		    conf_addr_is_local(&conf->members[i].client)) {
 			run_here[i] = true;
 			chosen++;
 		}

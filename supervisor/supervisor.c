@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -25,6 +26,7 @@
 
 #include "log.h"
 #include "table.h"
+#include "flooder.h"
 #include "worker.h"
 
 #define HEALTHY_RUN_MS		10000	/* a run this long resets backoff */
@@ -45,13 +47,21 @@ struct child {
 	int64_t window_ms;
 };
 
+/*
+ * A member's processes are its kids: workers 0 .. workers-1 and, if the
+ * member has links, the flooder right after them.
+ */
 struct member_run {
 	size_t index;			/* into conf->members */
 	struct table *table;
 	struct herd_log *log;
 	char log_path[CONF_PATH_MAX + PROTO_NAME_MAX + 8];
-	int listen_fds[64];
-	struct child workers[64];
+	int listen_fds[64];		/* client port, one per worker */
+	int peer_fd;			/* peer port, or -1 */
+	int wake_fd;			/* workers -> flooder */
+	unsigned n_kids;
+	unsigned flooder_slot;		/* n_kids if there is no flooder */
+	struct child kids[65];
 };
 
 struct supervisor {
@@ -102,7 +112,7 @@ static int check_port_free(const struct conf_addr *addr)
 	return rc;
 }
 
-static int open_listener(const struct conf_addr *addr)
+static int open_listener(const struct conf_addr *addr, bool reuseport)
 {
 	int fd = socket(addr->sa.ss_family,
 			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -111,7 +121,8 @@ static int open_listener(const struct conf_addr *addr)
 	if (fd < 0)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    (reuseport &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
 	    bind(fd, (const struct sockaddr *)&addr->sa, addr->salen) != 0 ||
 	    listen(fd, LISTEN_BACKLOG) != 0) {
 		int saved = errno;
@@ -132,7 +143,7 @@ static int open_listeners(struct supervisor *s, struct member_run *run)
 		return -1;
 	}
 	for (unsigned i = 0; i < s->conf->workers; i++) {
-		run->listen_fds[i] = open_listener(addr);
+		run->listen_fds[i] = open_listener(addr, true);
 		if (run->listen_fds[i] < 0) {
 			fprintf(stderr, "herdd: %s: cannot listen on %s: %s\n",
 				member_name(s, run), addr->text,
@@ -140,10 +151,36 @@ static int open_listeners(struct supervisor *s, struct member_run *run)
 			return -1;
 		}
 	}
+	addr = &s->conf->members[run->index].peer;
+	if (addr->salen == 0)
+		return 0;
+	run->peer_fd = open_listener(addr, false);
+	if (run->peer_fd < 0) {
+		fprintf(stderr, "herdd: %s: cannot listen on peer address "
+			"%s: %s\n", member_name(s, run), addr->text,
+			strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
 /* --- members ---------------------------------------------------------------- */
+
+/* A member with a peer port or neighbours needs a flooder. */
+static void plan_kids(struct supervisor *s, struct member_run *run)
+{
+	const struct conf_member *m = &s->conf->members[run->index];
+
+	run->n_kids = s->conf->workers;
+	run->flooder_slot = run->n_kids;
+	if (m->peer.salen > 0 || m->n_neighbours > 0)
+		run->n_kids++;
+}
+
+static const char *kid_role(const struct member_run *run, unsigned slot)
+{
+	return slot == run->flooder_slot ? "flooder" : "worker";
+}
 
 static int member_start(struct supervisor *s, struct member_run *run)
 {
@@ -153,6 +190,7 @@ static int member_start(struct supervisor *s, struct member_run *run)
 
 	for (unsigned i = 0; i < 64; i++)
 		run->listen_fds[i] = -1;
+	run->peer_fd = run->wake_fd = -1;
 	snprintf(run->log_path, sizeof(run->log_path), "%s/%s.log",
 		 conf->log_dir, name);
 	run->log = log_open(run->log_path, name);
@@ -168,6 +206,13 @@ static int member_start(struct supervisor *s, struct member_run *run)
 			strerror(errno));
 		return -1;
 	}
+	run->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (run->wake_fd < 0) {
+		fprintf(stderr, "herdd: %s: eventfd: %s\n", name,
+			strerror(errno));
+		return -1;
+	}
+	plan_kids(s, run);
 	return open_listeners(s, run);
 }
 
@@ -176,12 +221,35 @@ static void member_release(struct member_run *run)
 	for (unsigned i = 0; i < 64; i++)
 		if (run->listen_fds[i] >= 0)
 			close(run->listen_fds[i]);
+	if (run->peer_fd >= 0)
+		close(run->peer_fd);
+	if (run->wake_fd >= 0)
+		close(run->wake_fd);
 	if (run->table != NULL)
 		table_destroy(run->table);
 	log_close(run->log);
 }
 
 /* --- children ------------------------------------------------------------ */
+
+/* Closes every descriptor of ours that the kid (mine, slot) has no use for. */
+static void close_others(struct supervisor *s, const struct member_run *mine,
+			 unsigned slot)
+{
+	close(s->signal_fd);
+	for (size_t r = 0; r < s->n_runs; r++) {
+		const struct member_run *run = &s->runs[r];
+
+		for (unsigned i = 0; i < s->conf->workers; i++)
+			if (run != mine || i != slot)
+				close(run->listen_fds[i]);
+		if (run != mine || slot != run->flooder_slot)
+			if (run->peer_fd >= 0)
+				close(run->peer_fd);
+		if (run != mine)
+			close(run->wake_fd);
+	}
+}
 
 /* Leaves the child holding only what its job needs. */
 static void child_prepare(struct supervisor *s, const struct member_run *mine,
@@ -191,14 +259,14 @@ static void child_prepare(struct supervisor *s, const struct member_run *mine,
 
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
 		_exit(EXIT_FAILURE);	/* the supervisor is already gone */
-	snprintf(title, sizeof(title), "herd-%s-w%u",
-		 member_name(s, mine), slot);
+	if (slot == mine->flooder_slot)
+		snprintf(title, sizeof(title), "herd-fl-%s",
+			 member_name(s, mine));
+	else
+		snprintf(title, sizeof(title), "herd-w%u-%s", slot,
+			 member_name(s, mine));
 	(void)prctl(PR_SET_NAME, title);
-	close(s->signal_fd);
-	for (size_t r = 0; r < s->n_runs; r++)
-		for (unsigned i = 0; i < s->conf->workers; i++)
-			if (&s->runs[r] != mine || i != slot)
-				close(s->runs[r].listen_fds[i]);
+	close_others(s, mine, slot);
 	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
 	if (s->drop_privileges &&
 	    (setgroups(1, &s->gid) != 0 || setgid(s->gid) != 0 ||
@@ -209,26 +277,42 @@ static void child_prepare(struct supervisor *s, const struct member_run *mine,
 	}
 }
 
-static int spawn_worker(struct supervisor *s, struct member_run *run,
-			unsigned slot)
+static int run_kid(struct supervisor *s, struct member_run *run,
+		   unsigned slot)
 {
-	struct child *ch = &run->workers[slot];
+	if (slot == run->flooder_slot) {
+		struct flooder_args args = {
+			.conf = s->conf, .member = run->index,
+			.table = run->table, .peer_fd = run->peer_fd,
+			.wake_fd = run->wake_fd, .log_path = run->log_path,
+		};
+		return flooder_main(&args);
+	} else {
+		struct worker_args args = {
+			.conf = s->conf, .member = run->index, .slot = slot,
+			.listen_fd = run->listen_fds[slot],
+			.wake_fd = run->wake_fd,
+			.table = run->table, .log_path = run->log_path,
+		};
+		return worker_main(&args);
+	}
+}
+
+static int spawn_kid(struct supervisor *s, struct member_run *run,
+		     unsigned slot)
+{
+	struct child *ch = &run->kids[slot];
 	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid < 0) {
-		log_msg(run->log, "cannot fork worker %u: %s", slot,
-			strerror(errno));
+		log_msg(run->log, "cannot fork %s %u: %s", kid_role(run, slot),
+			slot, strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
-		struct worker_args args = {
-			.conf = s->conf, .member = run->index, .slot = slot,
-			.listen_fd = run->listen_fds[slot],
-			.table = run->table, .log_path = run->log_path,
-		};
 		child_prepare(s, run, slot, parent);
-		_exit(worker_main(&args));
+		_exit(run_kid(s, run, slot));
 	}
 	ch->pid = pid;
 	ch->started_ms = now_ms();
@@ -239,7 +323,7 @@ static int spawn_worker(struct supervisor *s, struct member_run *run,
 static void schedule_respawn(struct supervisor *s, struct member_run *run,
 			     unsigned slot)
 {
-	struct child *ch = &run->workers[slot];
+	struct child *ch = &run->kids[slot];
 	int64_t now = now_ms();
 
 	if (now - ch->started_ms >= HEALTHY_RUN_MS)
@@ -249,17 +333,18 @@ static void schedule_respawn(struct supervisor *s, struct member_run *run,
 		ch->crashes = 0;
 	}
 	if (++ch->crashes > s->conf->respawn_budget) {
-		log_msg(run->log, "worker %u died %u times within %d s: "
-			"giving up", slot, ch->crashes, CRASH_WINDOW_MS / 1000);
-		fprintf(stderr, "herdd: %s worker %u keeps dying; stopping\n",
-			member_name(s, run), slot);
+		log_msg(run->log, "%s %u died %u times within %d s: "
+			"giving up", kid_role(run, slot), slot, ch->crashes,
+			CRASH_WINDOW_MS / 1000);
+		fprintf(stderr, "herdd: %s %s %u keeps dying; stopping\n",
+			member_name(s, run), kid_role(run, slot), slot);
 		s->exit_status = EXIT_FAILURE;
 		return;
 	}
 	ch->respawn_pending = true;
 	ch->respawn_at_ms = now + ch->backoff_ms;
-	log_msg(run->log, "respawning worker %u in %u ms", slot,
-		ch->backoff_ms);
+	log_msg(run->log, "respawning %s %u in %u ms", kid_role(run, slot),
+		slot, ch->backoff_ms);
 	ch->backoff_ms = ch->backoff_ms == 0 ? BACKOFF_FIRST_MS :
 			 ch->backoff_ms * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS :
 			 ch->backoff_ms * 2;
@@ -281,8 +366,8 @@ static bool find_child(struct supervisor *s, pid_t pid,
 		       struct member_run **run, unsigned *slot)
 {
 	for (size_t r = 0; r < s->n_runs; r++)
-		for (unsigned i = 0; i < s->conf->workers; i++)
-			if (s->runs[r].workers[i].pid == pid) {
+		for (unsigned i = 0; i < s->runs[r].n_kids; i++)
+			if (s->runs[r].kids[i].pid == pid) {
 				*run = &s->runs[r];
 				*slot = i;
 				return true;
@@ -301,10 +386,10 @@ static void reap_children(struct supervisor *s)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (!find_child(s, pid, &run, &slot))
 			continue;
-		run->workers[slot].pid = 0;
+		run->kids[slot].pid = 0;
 		describe_exit(status, how, sizeof(how));
-		log_msg(run->log, "worker %u (pid %ld) %s", slot, (long)pid,
-			how);
+		log_msg(run->log, "%s %u (pid %ld) %s", kid_role(run, slot),
+			slot, (long)pid, how);
 		if (!s->stopping)
 			schedule_respawn(s, run, slot);
 	}
@@ -313,16 +398,16 @@ static void reap_children(struct supervisor *s)
 static void signal_children(struct supervisor *s, int sig)
 {
 	for (size_t r = 0; r < s->n_runs; r++)
-		for (unsigned i = 0; i < s->conf->workers; i++)
-			if (s->runs[r].workers[i].pid > 0)
-				kill(s->runs[r].workers[i].pid, sig);
+		for (unsigned i = 0; i < s->runs[r].n_kids; i++)
+			if (s->runs[r].kids[i].pid > 0)
+				kill(s->runs[r].kids[i].pid, sig);
 }
 
 static bool any_child_running(const struct supervisor *s)
 {
 	for (size_t r = 0; r < s->n_runs; r++)
-		for (unsigned i = 0; i < s->conf->workers; i++)
-			if (s->runs[r].workers[i].pid > 0)
+		for (unsigned i = 0; i < s->runs[r].n_kids; i++)
+			if (s->runs[r].kids[i].pid > 0)
 				return true;
 	return false;
 }
@@ -344,15 +429,15 @@ static int run_due_respawns(struct supervisor *s)
 	int64_t now = now_ms(), next = -1;
 
 	for (size_t r = 0; r < s->n_runs; r++) {
-		for (unsigned i = 0; i < s->conf->workers; i++) {
-			struct child *ch = &s->runs[r].workers[i];
+		for (unsigned i = 0; i < s->runs[r].n_kids; i++) {
+			struct child *ch = &s->runs[r].kids[i];
 
 			if (!ch->respawn_pending)
 				continue;
 			if (ch->respawn_at_ms <= now) {
 				ch->respawn_pending = false;
 				ch->restarts++;
-				if (spawn_worker(s, &s->runs[r], i) != 0)
+				if (spawn_kid(s, &s->runs[r], i) != 0)
 					schedule_respawn(s, &s->runs[r], i);
 				continue;
 			}
@@ -484,8 +569,8 @@ static int start_everything(struct supervisor *s,
 		log_msg(s->runs[r].log, "member starting: %u workers on %s",
 			s->conf->workers,
 			s->conf->members[s->runs[r].index].client.text);
-		for (unsigned i = 0; i < s->conf->workers; i++)
-			if (spawn_worker(s, &s->runs[r], i) != 0)
+		for (unsigned i = 0; i < s->runs[r].n_kids; i++)
+			if (spawn_kid(s, &s->runs[r], i) != 0)
 				return -1;
 	}
 	return 0;

@@ -241,15 +241,26 @@ class Herd:
         with open(os.path.join(self.dir, "stderr"), "rb") as f:
             return f.read().decode(errors="replace")
 
-    def workers_of(self, member=None):
-        """{comm: pid} of the live worker processes."""
+    def kids_of(self, role, member=None):
+        """{comm: pid} of live processes of a role ("w" or "fl")."""
         out = {}
+        pat = re.compile(r"^herd-(w\d+|fl)-(.*)$")
         for pid in proc_children(self.proc.pid):
-            comm = proc_comm(pid)
-            if comm and (member is None or
-                         comm.startswith("herd-%s-" % member[:6])):
-                out[comm] = pid
+            m = pat.match(proc_comm(pid) or "")
+            if not m or not m.group(1).startswith(role):
+                continue
+            if role == "fl" and m.group(1) != "fl":
+                continue
+            if member is None or member.startswith(m.group(2)):
+                out[m.group(0)] = pid
         return out
+
+    def workers_of(self, member=None):
+        return self.kids_of("w", member)
+
+    def flooder_of(self, member):
+        pids = list(self.kids_of("fl", member).values())
+        return pids[0] if pids else None
 
     def client(self, member=None, timeout=10.0):
         member = member or next(iter(self.ports))

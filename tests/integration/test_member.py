@@ -249,10 +249,10 @@ def test_kill_worker_under_load_respawns_and_keeps_locations():
 def test_worker_that_keeps_dying_stops_herdd_with_failure():
     h = Herd(workers=1, herd={"respawn_budget": 2}).start()
     for _ in range(3):
-        pid = wait_for(lambda: _worker_pids(h).get("herd-Riley-w0"), 10,
+        pid = wait_for(lambda: _worker_pids(h).get("herd-w0-Riley"), 10,
                        "a worker")
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: _worker_pids(h).get("herd-Riley-w0") != pid, 10,
+        wait_for(lambda: _worker_pids(h).get("herd-w0-Riley") != pid, 10,
                  "the worker to go")
     status = h.proc.wait(15)
     check(status != 0, "herdd exited %d" % status)
