@@ -172,20 +172,22 @@ class Herd:
     """A herdd process on free ports, with its configuration and logs."""
 
     def __init__(self, members=("Riley",), workers=2, links=(), herd=None,
-                 places=None):
+                 places=None, classic=None):
         self.dir = tempfile.mkdtemp(prefix="herdtest-")
         self.ports = {m: free_port() for m in members}
         self.peer_ports = {m: free_port() for m in members}
         self.workers = workers
         self.conf = os.path.join(self.dir, "herd.conf")
         self.proc = None
+        self.member_procs = {}      # one herdd per member: start_member()
         self.daemon_pid = None
+        classic = dict(classic or {})
         herd = dict(herd or {})
         herd.setdefault("workers", workers)
         herd.setdefault("log_dir", os.path.join(self.dir, "log"))
         herd.setdefault("state_dir", os.path.join(self.dir, "state"))
         herd.setdefault("run_dir", os.path.join(self.dir, "run"))
-        neighbours = {m: [] for m in members}
+        neighbours = {m: [] for m in list(members) + list(classic)}
         for a, b in links:
             neighbours[a].append(b)
         with open(self.conf, "w") as f:
@@ -200,6 +202,11 @@ class Herd:
                 f.write("[member %s]\nclient = 127.0.0.1:%d\n"
                         "peer = 127.0.0.1:%d\n"
                         % (m, self.ports[m], self.peer_ports[m]))
+                if neighbours[m]:
+                    f.write("neighbours = %s\n" % " ".join(neighbours[m]))
+            for m, (host, port) in classic.items():
+                f.write("[member %s]\nclient = %s:%d\nclassic = yes\n"
+                        % (m, host, port))
                 if neighbours[m]:
                     f.write("neighbours = %s\n" % " ".join(neighbours[m]))
         _live.append(self)
@@ -291,32 +298,84 @@ class Herd:
         check(not left, "daemon processes left after stop: %r" % left)
         return 0
 
-    def stop(self, timeout=15.0):
-        """SIGTERM, wait, and prove nothing of ours is left running."""
-        if self.daemon_pid is not None:
-            return self._stop_daemon(timeout)
-        if self.proc is None:
-            return None
-        sid = self.proc.pid
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+    def start_member(self, member, wait=True):
+        """Runs member in a herdd of its own (herdd -m member)."""
+        err = open(os.path.join(self.dir, "stderr-" + member), "ab")
+        proc = subprocess.Popen(
+            [HERDD, "-f", "-c", self.conf, "-m", member],
+            stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+            start_new_session=True)
+        self.member_procs[member] = proc
+        if wait:
+            port = self.ports[member]
+            wait_for(lambda: proc.poll() is None and self._can_connect(port),
+                     10, "%s to listen" % member)
+            wait_for(lambda: self._kid_count(proc.pid) >= self.workers + 1,
+                     10, "%s's workers and flooder" % member)
+        return proc
+
+    def _kid_count(self, pid):
+        return sum(1 for k in proc_children(pid)
+                   if (proc_comm(k) or "").startswith("herd-"))
+
+    @staticmethod
+    def _can_connect(port):
         try:
-            status = self.proc.wait(timeout)
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def kill_member(self, member):
+        """SIGKILLs the member's herdd and every process of it."""
+        proc = self.member_procs.pop(member)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        wait_for(lambda: not session_members(proc.pid), 10,
+                 "%s's processes to die" % member)
+
+    @staticmethod
+    def _stop_proc(proc, timeout):
+        sid = proc.pid
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            status = proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.kill()
+            os.killpg(sid, signal.SIGKILL)
+            proc.wait()
             raise TestFailure("herdd did not stop within %ss" % timeout)
         deadline = time.monotonic() + 5
         while session_members(sid) and time.monotonic() < deadline:
             time.sleep(0.01)
         left = session_members(sid)
-        self.proc = None
         if left:
             for pid in left:
                 os.kill(pid, signal.SIGKILL)
             raise TestFailure("processes left after stop: %r" % left)
         return status
 
+    def stop(self, timeout=15.0):
+        """SIGTERM, wait, and prove nothing of ours is left running."""
+        if self.daemon_pid is not None:
+            return self._stop_daemon(timeout)
+        status = None
+        while self.member_procs:
+            _, proc = self.member_procs.popitem()
+            status = self._stop_proc(proc, timeout) or status
+        if self.proc is not None:
+            proc, self.proc = self.proc, None
+            status = self._stop_proc(proc, timeout)
+        return status
+
     def kill(self):
+        for proc in self.member_procs.values():
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        self.member_procs = {}
         if self.daemon_pid is not None:
             for p in session_members(self.daemon_pid):
                 os.kill(p, signal.SIGKILL)
