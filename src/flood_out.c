@@ -139,14 +139,33 @@ static void start_scan(struct out_link *l)
 	l->scan_pos = 0;
 	l->scan_upto = table_last_change(l->f->table);
 	l->pending_ms = 0;
+	l->scan_started_ms = flood_now_ms();
+	l->scan_sent = l->scan_bytes = 0;
+	log_msg(l->f->log, "link to %s: catching up on changes %" PRIu64
+		"..%" PRIu64 " by table scan", peer_name(l), l->cursor + 1,
+		l->scan_upto);
+}
+
+static void finish_scan(struct out_link *l)
+{
+	l->scanning = false;
+	l->cursor = l->scan_upto;
+	send_mark(l);
+	log_msg(l->f->log, "link to %s: caught up to change %" PRIu64 ": %"
+		PRIu64 " updates, %" PRIu64 " bytes in %" PRId64 " ms",
+		peer_name(l), l->cursor, l->scan_sent, l->scan_bytes,
+		flood_now_ms() - l->scan_started_ms);
 }
 
 static bool scan_visit(void *arg, const struct table_record *rec)
 {
 	struct out_link *l = arg;
 
-	if (rec->change <= l->scan_upto && rec->source != l->peer)
+	if (rec->change <= l->scan_upto && rec->source != l->peer) {
 		send_update(l, rec);
+		l->scan_sent++;
+		l->scan_bytes += rec->line_len + 1;
+	}
 	return true;
 }
 
@@ -161,9 +180,7 @@ static enum pump_result pump_scan(struct out_link *l)
 	table_scan_slots(t, &l->scan_pos, LINK_BATCH, l->cursor, scan_visit, l);
 	if (l->scan_pos < table_slots(t))
 		return PUMP_MORE;
-	l->scanning = false;
-	l->cursor = l->scan_upto;
-	send_mark(l);
+	finish_scan(l);
 	return PUMP_MORE;
 }
 

@@ -56,6 +56,8 @@ struct out_link {
 	bool scanning;			/* catching up by table scan */
 	size_t scan_pos;
 	uint64_t scan_upto;
+	int64_t scan_started_ms;
+	uint64_t scan_sent, scan_bytes;
 	uint64_t sent, marks;		/* counters for the log */
 };
 
