@@ -414,6 +414,7 @@ static const struct key_spec herd_keys[] = {
 	KEY(struct herd_conf, "log_dir", parse_path, log_dir),
 	KEY(struct herd_conf, "state_dir", parse_path, state_dir),
 	KEY(struct herd_conf, "run_dir", parse_path, run_dir),
+	KEY(struct herd_conf, "control_socket", parse_path, control_socket),
 	KEY(struct herd_conf, "user", parse_string, user),
 	KEY(struct herd_conf, "log_io", parse_bool, log_io),
 	INT_KEY(struct herd_conf, "table_capacity", table_capacity,
@@ -837,6 +838,46 @@ static void parse_file(struct parser *p)
 	}
 }
 
+/* Makes path absolute against dir; false if it does not fit. */
+static bool resolve_against(char *path, size_t cap, const char *dir,
+			    size_t dir_len)
+{
+	char joined[CONF_PATH_MAX];
+	int n;
+
+	if (path[0] == '\0' || path[0] == '/')
+		return true;
+	n = snprintf(joined, sizeof joined, "%.*s/%s", (int)dir_len, dir, path);
+	if (n < 0 || (size_t)n >= cap || (size_t)n >= sizeof joined)
+		return false;
+	memcpy(path, joined, (size_t)n + 1);
+	return true;
+}
+
+/* Fills in what defaults to other settings, and anchors relative paths. */
+static void finish_paths(struct parser *p)
+{
+	struct herd_conf *conf = p->conf;
+	const char *slash = strrchr(conf->path, '/');
+	const char *dir = slash ? conf->path : ".";
+	size_t dir_len = slash ? (size_t)(slash - conf->path) : 1;
+	int n;
+
+	if (slash == conf->path)
+		dir_len = 1;	/* a file in / */
+	if (conf->control_socket[0] == '\0') {
+		n = snprintf(conf->control_socket, sizeof conf->control_socket,
+			     "%s/herdd.sock", conf->run_dir);
+		if (n < 0 || (size_t)n >= sizeof conf->control_socket)
+			fail_at(p, 0, "run_dir too long for the control socket");
+	}
+	if (!resolve_against(conf->places.file, sizeof conf->places.file, dir,
+			     dir_len) ||
+	    !resolve_against(conf->places.key_file,
+			     sizeof conf->places.key_file, dir, dir_len))
+		fail_at(p, 0, "a [places] path is too long");
+}
+
 int conf_load(const char *path, struct herd_conf *conf, char *err,
 	      size_t errlen)
 {
@@ -864,6 +905,8 @@ int conf_load(const char *path, struct herd_conf *conf, char *err,
 		free(p->buf);
 		if (!p->failed)
 			check_herd(p);
+		if (!p->failed)
+			finish_paths(p);
 	}
 	ok = !p->failed;
 	free(p);

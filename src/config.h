@@ -51,6 +51,8 @@ struct conf_places {
 	char key_file[CONF_PATH_MAX];	/* API key from this file, or */
 	char key_env[128];		/* from this environment variable */
 	char file[CONF_PATH_MAX];	/* PLACES_FILE data */
+	/* key_file and file, if relative, are taken from the directory of
+	   the configuration file (conf_load makes them absolute). */
 	unsigned timeout_ms;		/* default 5000 */
 	unsigned max_concurrent;	/* per worker, default 64 */
 	unsigned cache_ttl_s;		/* default 0 = off */
@@ -63,6 +65,7 @@ struct herd_conf {
 	char log_dir[CONF_PATH_MAX];	/* default LOCALSTATEDIR/log/herd */
 	char state_dir[CONF_PATH_MAX];	/* default LOCALSTATEDIR/lib/herd */
 	char run_dir[CONF_PATH_MAX];	/* default RUNSTATEDIR/herd */
+	char control_socket[CONF_PATH_MAX]; /* default run_dir/herdd.sock */
 	char user[64];			/* drop to this user; "" = stay */
 	bool log_io;			/* log client lines, default yes */
 	size_t table_capacity;		/* default 100000 */

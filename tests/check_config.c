@@ -298,6 +298,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(conf->places.key_file, "");
 	ck_assert_str_eq(conf->places.key_env, "");
 	ck_assert_str_eq(conf->places.file, "");
+	ck_assert_str_eq(conf->control_socket, RUNSTATEDIR "/herd/herdd.sock");
 	ck_assert_uint_eq(conf->places.timeout_ms, 5000);
 	ck_assert_uint_eq(conf->places.max_concurrent, 64);
 	ck_assert_uint_eq(conf->places.cache_ttl_s, 0);
@@ -331,7 +332,8 @@ START_TEST(test_every_key)
 		"http://127.0.0.1:18080/maps/api/place/nearbysearch/json");
 	ck_assert_str_eq(conf->places.key_file, "/etc/herd/places.key");
 	ck_assert_str_eq(conf->places.key_env, "HERD_PLACES_KEY");
-	ck_assert_str_eq(conf->places.file, "places.json");
+	/* Relative to the configuration file's directory. */
+	ck_assert_str_eq(conf->places.file, sample_path("places.json"));
 	ck_assert_uint_eq(conf->places.timeout_ms, 250);
 	ck_assert_uint_eq(conf->places.max_concurrent, 3);
 	ck_assert_uint_eq(conf->places.cache_ttl_s, 60);
