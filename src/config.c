@@ -923,6 +923,37 @@ int conf_member_index(const struct herd_conf *conf, const char *name)
 	return -1;
 }
 
+int conf_select(const struct herd_conf *conf, const char *const *names,
+		size_t n, bool run_here[CONF_MEMBERS_MAX], char *err,
+		size_t errlen)
+{
+	int chosen = 0;
+
+	memset(run_here, 0, CONF_MEMBERS_MAX * sizeof run_here[0]);
+	for (size_t i = 0; i < n; i++) {
+		int idx = conf_member_index(conf, names[i]);
+
+		if (idx < 0 || conf->members[idx].classic) {
+			snprintf(err, errlen, "%s: %s \"%s\"", conf->path,
+				 idx < 0 ? "no member called" :
+				 "herdd does not run classic member", names[i]);
+			return -1;
+		}
+		chosen += !run_here[idx];
+		run_here[idx] = true;
+	}
+	for (size_t i = 0; n == 0 && i < conf->n_members; i++)
+		if (!conf->members[i].classic &&
+		    conf_addr_is_local(&conf->members[i].client)) {
+			run_here[i] = true;
+			chosen++;
+		}
+	if (chosen == 0)
+		snprintf(err, errlen, "%s: no member runs on this host (use -m "
+			 "NAME)", conf->path);
+	return chosen > 0 ? chosen : -1;
+}
+
 /* Is ip (an in_addr or in6_addr of family) on one of our interfaces? */
 static bool interface_has(int family, const void *ip)
 {

@@ -92,6 +92,16 @@ int conf_load(const char *path, struct herd_conf *conf, char *err,
 int conf_member_index(const struct herd_conf *conf, const char *name);
 
 /*
+ * Which members run on this host: the ones named (n > 0), which must exist
+ * and not be classic, or else every non-classic member whose client
+ * address is local.  Fills run_here; returns the count, or -1 with a
+ * reason in err.
+ */
+int conf_select(const struct herd_conf *conf, const char *const *names,
+		size_t n, bool run_here[CONF_MEMBERS_MAX], char *err,
+		size_t errlen);
+
+/*
  * True if addr is one of this host's addresses (a loopback or an
  * interface address), i.e. a member with that client address runs here.
  */

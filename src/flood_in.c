@@ -36,6 +36,9 @@ void in_close(struct in_link *l, const char *why)
 		log_msg(f->log, "link from %s down: %s (received %" PRIu64
 			" updates, applied %" PRIu64 ")", in_name(l), why,
 			l->received, l->applied);
+	if (l->stats != NULL)
+		atomic_store_explicit(&l->stats->state, STATS_LINK_UNUSED,
+				      memory_order_relaxed);
 	if (l->prev != NULL)
 		l->prev->next = l->next;
 	else
@@ -96,6 +99,29 @@ static void replace_older_link(struct in_link *l)
 		}
 }
 
+/* Takes a free link stats block (after the out-links' ones). */
+static void publish_link(struct in_link *l)
+{
+	struct member_stats *st = l->f->stats;
+
+	for (size_t i = l->f->n_outs; i < STATS_LINKS; i++) {
+		struct link_stats *ls = &st->links[i];
+
+		if (atomic_load_explicit(&ls->state, memory_order_relaxed) !=
+		    STATS_LINK_UNUSED)
+			continue;
+		memset(ls, 0, sizeof *ls);
+		snprintf(ls->peer, sizeof ls->peer, "%s", in_name(l));
+		atomic_store_explicit(&ls->inbound, 1, memory_order_relaxed);
+		atomic_store_explicit(&ls->since_ms, flood_now_ms(),
+				      memory_order_relaxed);
+		atomic_store_explicit(&ls->state, STATS_LINK_UP,
+				      memory_order_relaxed);
+		l->stats = ls;
+		return;
+	}
+}
+
 static bool on_hello(struct in_link *l, const struct link_msg *m)
 {
 	const char *why = "expected HELLO";
@@ -111,6 +137,7 @@ static bool on_hello(struct in_link *l, const struct link_msg *m)
 	l->peer = peer;
 	l->epoch = m->epoch;
 	replace_older_link(l);
+	publish_link(l);
 	table_get_watermark(l->f->table, in_name(l), &epoch, &change);
 	if (epoch != m->epoch)
 		change = 0;	/* a new table over there: we hold none of it */
@@ -128,6 +155,8 @@ static void apply_update(struct in_link *l, const struct link_msg *m,
 	const struct proto_cmd *at = &m->at;
 
 	l->received++;
+	if (l->stats != NULL)
+		stats_set(&l->stats->received, l->received);
 	if (table_put_from(l->f->table, at->client.p, at->client.len, at->t,
 			   line, len, (unsigned)l->peer, NULL) == TABLE_STORED) {
 		l->applied++;

@@ -32,8 +32,19 @@ static const struct conf_addr *target(const struct out_link *l)
 
 static void set_state(struct out_link *l, enum out_state state)
 {
+	static const enum stats_link_state published[] = {
+		[OUT_IDLE] = STATS_LINK_IDLE,
+		[OUT_CONNECTING] = STATS_LINK_CONNECTING,
+		[OUT_HELLO] = STATS_LINK_HELLO,
+		[OUT_UP] = STATS_LINK_UP,
+	};
+
 	l->state = state;
 	l->state_ms = flood_now_ms();
+	atomic_store_explicit(&l->stats->since_ms, l->state_ms,
+			      memory_order_relaxed);
+	atomic_store_explicit(&l->stats->state, published[state],
+			      memory_order_relaxed);
 }
 
 static void drop_connection(struct out_link *l)
@@ -103,6 +114,7 @@ static void send_update(struct out_link *l, const struct table_record *rec)
 	evbuffer_add(out, rec->line, rec->line_len);
 	evbuffer_add(out, "\n", 1);
 	l->sent++;
+	stats_set(&l->stats->sent, l->sent);
 	l->last_send_ms = flood_now_ms();
 }
 
@@ -362,11 +374,17 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 	out_connect(arg);
 }
 
-void out_init(struct flooder *f, struct out_link *l, size_t peer)
+void out_init(struct flooder *f, struct out_link *l, size_t peer,
+	      unsigned index)
 {
 	memset(l, 0, sizeof *l);
 	l->f = f;
 	l->peer = peer;
+	l->index = index;
+	l->stats = &f->stats->links[index];
+	memset(l->stats, 0, sizeof *l->stats);
+	snprintf(l->stats->peer, sizeof l->stats->peer, "%s",
+		 f->conf->members[peer].name);
 	l->classic = f->conf->members[peer].classic;
 	l->retry_ev = evtimer_new(f->base, retry_cb, l);
 	set_state(l, OUT_IDLE);

@@ -203,10 +203,12 @@ static int setup_events(struct flooder *f, int peer_fd)
 
 static void start_links(struct flooder *f)
 {
+	/* A previous flooder's links are gone with it. */
+	memset(f->stats->links, 0, sizeof f->stats->links);
 	for (size_t i = 0; i < f->me->n_neighbours; i++) {
 		struct out_link *l = &f->outs[f->n_outs++];
 
-		out_init(f, l, f->me->neighbours[i]);
+		out_init(f, l, f->me->neighbours[i], (unsigned)i);
 		out_connect(l);
 	}
 }
@@ -247,6 +249,7 @@ int flooder_main(const struct flooder_args *args)
 	f.conf = args->conf;
 	f.me = &args->conf->members[args->member];
 	f.table = args->table;
+	f.stats = args->stats;
 	f.wake_fd = args->wake_fd;
 	f.limits.max_client_len = args->conf->max_client_len;
 	f.line_cap = table_line_max(args->table) + 1;

@@ -37,6 +37,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "stats.h"
 #include "table.h"
 
 struct flooder_args {
@@ -45,6 +46,7 @@ struct flooder_args {
 	struct table *table;	/* the member's table */
 	int peer_fd;		/* listening socket of the peer port, or -1 */
 	int wake_fd;		/* eventfd the workers signal */
+	struct member_stats *stats;	/* link counters go here */
 	const char *log_path;	/* the member's log file */
 };
 

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "linkmsg.h"
 #include "log.h"
+#include "stats.h"
 #include "table.h"
 
 #define LINK_PING_AFTER_MS	3000	/* idle this long: send PING */
@@ -43,6 +44,7 @@ struct flooder;
 struct out_link {
 	struct flooder *f;
 	size_t peer;			/* member index */
+	unsigned index;			/* into f->outs and stats->links */
 	bool classic;			/* plain AT lines to its client port */
 	enum out_state state;
 	struct bufferevent *bev;
@@ -59,6 +61,7 @@ struct out_link {
 	int64_t scan_started_ms;
 	uint64_t scan_sent, scan_bytes;
 	uint64_t sent, marks;		/* counters for the log */
+	struct link_stats *stats;
 };
 
 /* A link from a neighbour: we apply its changes. */
@@ -72,6 +75,7 @@ struct in_link {
 	bool closing;			/* free once the output is written */
 	int64_t since_ms, last_recv_ms, last_send_ms;
 	uint64_t received, applied, invalid;
+	struct link_stats *stats;	/* NULL until HELLO */
 	char addr[64];
 };
 
@@ -79,6 +83,7 @@ struct flooder {
 	const struct herd_conf *conf;
 	const struct conf_member *me;
 	struct table *table;
+	struct member_stats *stats;
 	struct herd_log *log;
 	struct proto_limits limits;
 	struct event_base *base;
@@ -97,7 +102,8 @@ int64_t flood_now_ms(void);
 void flood_kick(struct flooder *f);
 
 /* flood_out.c */
-void out_init(struct flooder *f, struct out_link *l, size_t peer);
+void out_init(struct flooder *f, struct out_link *l, size_t peer,
+	      unsigned index);
 void out_connect(struct out_link *l);
 enum pump_result { PUMP_IDLE, PUMP_MORE, PUMP_WAIT };
 enum pump_result out_pump(struct out_link *l);

@@ -39,6 +39,8 @@ struct places_req;
 typedef void (*places_done_fn)(void *arg, const char *json, size_t len);
 
 struct places_query_args {
+	struct proto_span location;	/* as the client wrote it, */
+					/* "+34.068930-118.445127" */
 	double lat, lng;		/* degrees */
 	double radius_km;		/* for distance filtering */
 	const char *radius_m;		/* exact metres as text, "2500" */

@@ -55,6 +55,7 @@ struct worker {
 	size_t name_len;
 	struct table *table;
 	int wake_fd;		/* the flooder's */
+	struct worker_stats *stats;
 	struct herd_log *log;
 	struct proto_limits limits;
 	struct event_base *base;
@@ -224,6 +225,7 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 {
 	struct proto_cmd cmd;
 
+	stats_bump(&c->w->stats->requests);
 	if (c->w->conf->log_io)
 		log_traffic(c->w->log, "recv", c->id, "", line, len);
 	switch (proto_parse(line, len, &c->w->limits, &cmd)) {
@@ -267,6 +269,7 @@ static void conn_free(struct conn *c, const char *why)
 	if (w->n_conns-- == w->conf->max_clients && !w->stopping &&
 	    w->listener != NULL)
 		evconnlistener_enable(w->listener);
+	stats_set(&w->stats->connections, w->n_conns);
 	worker_maybe_finish(w);
 }
 
@@ -454,6 +457,7 @@ static void accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
 	w->conns = c;
 	if (++w->n_conns >= w->conf->max_clients)
 		evconnlistener_disable(listener);
+	stats_set(&w->stats->connections, w->n_conns);
 	if (w->conf->log_io) {
 		describe_peer(sa, peer, sizeof(peer));
 		log_traffic(w->log, "open", c->id, "", peer, strlen(peer));
@@ -580,6 +584,7 @@ int worker_main(const struct worker_args *args)
 	w.name_len = strlen(w.me->name);
 	w.table = args->table;
 	w.wake_fd = args->wake_fd;
+	w.stats = args->stats;
 	w.limits.max_client_len = args->conf->max_client_len;
 	w.scratch_cap = table_line_max(args->table) + 1;
 	w.scratch = malloc(w.scratch_cap);

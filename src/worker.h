@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "stats.h"
 #include "table.h"
 
 struct worker_args {
@@ -26,6 +27,7 @@ struct worker_args {
 	int listen_fd;			/* this slot's listener */
 	int wake_fd;			/* to wake the member's flooder */
 	struct table *table;		/* the member's table */
+	struct worker_stats *stats;	/* this slot's counters */
 	const char *log_path;		/* the member's log file */
 };
 

@@ -25,7 +25,7 @@
 
 struct options {
 	const char *conf_path;
-	const char *members[CONF_MEMBERS_MAX];
+	const char *members[CONF_MEMBERS_MAX];	/* -m, in order */
 	size_t n_members;
 	bool foreground;
 	bool check_only;
@@ -67,43 +67,6 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return -1;
-	}
-	return 0;
-}
-
-static int select_members(const struct herd_conf *conf,
-			  const struct options *opt,
-			  bool run_here[CONF_MEMBERS_MAX])
-{
-	size_t chosen = 0;
-
-	for (size_t i = 0; i < opt->n_members; i++) {
-		int idx = conf_member_index(conf, opt->members[i]);
-
-		if (idx < 0) {
-			fprintf(stderr, "herdd: %s: no member called \"%s\"\n",
-				conf->path, opt->members[i]);
-			return -1;
-		}
-		if (conf->members[idx].classic) {
-			fprintf(stderr, "herdd: %s: %s is a classic server, "
-				"not one herdd runs\n", conf->path,
-				opt->members[i]);
-			return -1;
-		}
-		run_here[idx] = true;
-		chosen++;
-	}
-	for (size_t i = 0; opt->n_members == 0 && i < conf->n_members; i++)
-		if (!conf->members[i].classic &&
-		    conf_addr_is_local(&conf->members[i].client)) {
-			run_here[i] = true;
-			chosen++;
-		}
-	if (chosen == 0) {
-		fprintf(stderr, "herdd: %s: no member runs on this host "
-			"(use -m NAME)\n", conf->path);
 		return -1;
 	}
 	return 0;
@@ -157,8 +120,9 @@ static int daemonize(void)
 int main(int argc, char **argv)
 {
 	static struct herd_conf conf;
-	bool run_here[CONF_MEMBERS_MAX] = { false };
+	bool run_here[CONF_MEMBERS_MAX];
 	struct options opt = { 0 };
+	struct supervisor_options sup;
 	char err[1024];
 	int ready_fd = -1;
 
@@ -168,8 +132,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "herdd: %s\n", err);
 		return EXIT_FAILURE;
 	}
-	if (select_members(&conf, &opt, run_here) != 0)
+	if (conf_select(&conf, opt.members, opt.n_members, run_here, err,
+			sizeof(err)) < 0) {
+		fprintf(stderr, "herdd: %s\n", err);
 		return EXIT_FAILURE;
+	}
 	if (opt.check_only) {
 		printf("herdd: %s: configuration OK\n", conf.path);
 		return EXIT_SUCCESS;
@@ -178,5 +145,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	if (!opt.foreground)
 		ready_fd = daemonize();
-	return supervisor_run(&conf, run_here, ready_fd);
+	sup = (struct supervisor_options){ .conf_path = opt.conf_path,
+		.members = opt.members, .n_members = opt.n_members };
+	return supervisor_run(&conf, &sup, ready_fd);
 }

@@ -1,18 +1,18 @@
 /*
  * supervisor.c - herdd's parent process; see supervisor.h.
  *
- * A plain poll loop over a signalfd: the supervisor has no other input yet,
- * and keeping libevent out of this process means a forked child starts
- * from a clean slate instead of inheriting an event base it must not touch.
+ * A plain poll loop over a signalfd and the control socket.  Keeping
+ * libevent out of this process means a forked child starts from a clean
+ * slate instead of inheriting an event base it must not touch.
  */
-#include "supervisor.h"
+#include "supervisor_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
-#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +20,13 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "table.h"
+#include <systemd/sd-daemon.h>
+
 #include "flooder.h"
 #include "worker.h"
 
@@ -35,50 +36,9 @@
 #define CRASH_WINDOW_MS		60000
 #define STOP_DEADLINE_MS	5000	/* then SIGKILL */
 #define LISTEN_BACKLOG		4096
+#define POLL_FDS		16
 
-struct child {
-	pid_t pid;			/* 0: not running */
-	int64_t started_ms;
-	bool respawn_pending;
-	int64_t respawn_at_ms;
-	unsigned backoff_ms;
-	unsigned restarts;
-	unsigned crashes;		/* in the window starting window_ms */
-	int64_t window_ms;
-};
-
-/*
- * A member's processes are its kids: workers 0 .. workers-1 and, if the
- * member has links, the flooder right after them.
- */
-struct member_run {
-	size_t index;			/* into conf->members */
-	struct table *table;
-	struct herd_log *log;
-	char log_path[CONF_PATH_MAX + PROTO_NAME_MAX + 8];
-	int listen_fds[64];		/* client port, one per worker */
-	int peer_fd;			/* peer port, or -1 */
-	int wake_fd;			/* workers -> flooder */
-	unsigned n_kids;
-	unsigned flooder_slot;		/* n_kids if there is no flooder */
-	struct child kids[65];
-};
-
-struct supervisor {
-	const struct herd_conf *conf;
-	struct member_run runs[CONF_MEMBERS_MAX];
-	size_t n_runs;
-	int signal_fd;
-	sigset_t old_mask;
-	bool stopping;
-	int64_t stop_deadline_ms;
-	int exit_status;
-	uid_t uid;			/* drop to these in children ... */
-	gid_t gid;
-	bool drop_privileges;		/* ... when this is set */
-};
-
-static int64_t now_ms(void)
+int64_t sup_now_ms(void)
 {
 	struct timespec ts;
 
@@ -86,10 +46,25 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *member_name(const struct supervisor *s,
-			       const struct member_run *run)
+/* "worker 3" or "flooder", for log lines. */
+static const char *kid_label(unsigned slot, char buf[16])
 {
-	return s->conf->members[run->index].name;
+	if (slot == FLOODER_SLOT)
+		return "flooder";
+	snprintf(buf, 16, "worker %u", slot);
+	return buf;
+}
+
+/* Tells systemd (if it started us) one state change; else nothing. */
+void sup_notify(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	(void)sd_notify(0, msg);
 }
 
 /* --- listeners ------------------------------------------------------------ */
@@ -133,101 +108,107 @@ static int open_listener(const struct conf_addr *addr, bool reuseport)
 	return fd;
 }
 
-static int open_listeners(struct supervisor *s, struct member_run *run)
+int open_worker_listener(struct supervisor *s, struct member_run *run,
+			 unsigned slot)
 {
 	const struct conf_addr *addr = &s->conf->members[run->index].client;
 
-	if (check_port_free(addr) != 0) {
-		fprintf(stderr, "herdd: %s: cannot listen on %s: %s\n",
-			member_name(s, run), addr->text, strerror(errno));
-		return -1;
-	}
-	for (unsigned i = 0; i < s->conf->workers; i++) {
-		run->listen_fds[i] = open_listener(addr, true);
-		if (run->listen_fds[i] < 0) {
-			fprintf(stderr, "herdd: %s: cannot listen on %s: %s\n",
-				member_name(s, run), addr->text,
-				strerror(errno));
-			return -1;
-		}
-	}
-	addr = &s->conf->members[run->index].peer;
-	if (addr->salen == 0)
+	run->listen_fds[slot] = open_listener(addr, true);
+	if (run->listen_fds[slot] >= 0)
 		return 0;
-	run->peer_fd = open_listener(addr, false);
-	if (run->peer_fd < 0) {
-		fprintf(stderr, "herdd: %s: cannot listen on peer address "
-			"%s: %s\n", member_name(s, run), addr->text,
-			strerror(errno));
+	fprintf(stderr, "herdd: %s: cannot listen on %s: %s\n", run->name,
+		addr->text, strerror(errno));
+	return -1;
+}
+
+static int open_listeners(struct supervisor *s, struct member_run *run)
+{
+	const struct conf_member *m = &s->conf->members[run->index];
+
+	if (check_port_free(&m->client) != 0) {
+		fprintf(stderr, "herdd: %s: cannot listen on %s: %s\n",
+			run->name, m->client.text, strerror(errno));
 		return -1;
 	}
-	return 0;
+	for (unsigned i = 0; i < s->conf->workers; i++)
+		if (open_worker_listener(s, run, i) != 0)
+			return -1;
+	if (m->peer.salen == 0)
+		return 0;
+	run->peer_fd = open_listener(&m->peer, false);
+	if (run->peer_fd >= 0)
+		return 0;
+	fprintf(stderr, "herdd: %s: cannot listen on peer address %s: %s\n",
+		run->name, m->peer.text, strerror(errno));
+	return -1;
 }
 
 /* --- members ---------------------------------------------------------------- */
 
-/* A member with a peer port or neighbours needs a flooder. */
 static void plan_kids(struct supervisor *s, struct member_run *run)
 {
 	const struct conf_member *m = &s->conf->members[run->index];
 
-	run->n_kids = s->conf->workers;
-	run->flooder_slot = run->n_kids;
-	if (m->peer.salen > 0 || m->n_neighbours > 0)
-		run->n_kids++;
+	for (unsigned i = 0; i < KID_SLOTS; i++)
+		run->kids[i].used = i < s->conf->workers;
+	run->kids[FLOODER_SLOT].used = m->peer.salen > 0 ||
+				       m->n_neighbours > 0;
 }
 
-static const char *kid_role(const struct member_run *run, unsigned slot)
+static int create_shared(struct supervisor *s, struct member_run *run)
 {
-	return slot == run->flooder_slot ? "flooder" : "worker";
+	size_t line_max = PROTO_AT_MAX(s->conf->max_client_len);
+
+	run->table = table_create(s->conf->table_capacity, line_max);
+	run->stats = stats_create();
+	run->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (run->table != NULL && run->stats != NULL && run->wake_fd >= 0)
+		return 0;
+	fprintf(stderr, "herdd: %s: cannot create a table of %zu clients: "
+		"%s\n", run->name, s->conf->table_capacity, strerror(errno));
+	return -1;
 }
 
-static int member_start(struct supervisor *s, struct member_run *run)
+int member_start(struct supervisor *s, struct member_run *run, size_t index)
 {
-	const struct herd_conf *conf = s->conf;
-	const char *name = member_name(s, run);
-	size_t line_max = PROTO_AT_MAX(conf->max_client_len);
-
-	for (unsigned i = 0; i < 64; i++)
-		run->listen_fds[i] = -1;
+	memset(run, 0, sizeof *run);
+	run->active = true;
+	run->index = index;
 	run->peer_fd = run->wake_fd = -1;
+	for (unsigned i = 0; i < MAX_WORKERS; i++)
+		run->listen_fds[i] = -1;
+	snprintf(run->name, sizeof run->name, "%s",
+		 s->conf->members[index].name);
 	snprintf(run->log_path, sizeof(run->log_path), "%s/%s.log",
-		 conf->log_dir, name);
-	run->log = log_open(run->log_path, name);
+		 s->conf->log_dir, run->name);
+	run->log = log_open(run->log_path, run->name);
 	if (run->log == NULL) {
-		fprintf(stderr, "herdd: %s: cannot open %s: %s\n", name,
+		fprintf(stderr, "herdd: %s: cannot open %s: %s\n", run->name,
 			run->log_path, strerror(errno));
 		return -1;
 	}
-	run->table = table_create(conf->table_capacity, line_max);
-	if (run->table == NULL) {
-		fprintf(stderr, "herdd: %s: cannot create a table of %zu "
-			"clients: %s\n", name, conf->table_capacity,
-			strerror(errno));
-		return -1;
-	}
-	run->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (run->wake_fd < 0) {
-		fprintf(stderr, "herdd: %s: eventfd: %s\n", name,
-			strerror(errno));
-		return -1;
-	}
 	plan_kids(s, run);
-	return open_listeners(s, run);
+	if (create_shared(s, run) != 0 || open_listeners(s, run) != 0)
+		return -1;
+	log_msg(run->log, "member starting: %u workers on %s",
+		s->conf->workers, s->conf->members[index].client.text);
+	return 0;
 }
 
-static void member_release(struct member_run *run)
+void member_release(struct member_run *run)
 {
-	for (unsigned i = 0; i < 64; i++)
+	for (unsigned i = 0; i < MAX_WORKERS; i++)
 		if (run->listen_fds[i] >= 0)
 			close(run->listen_fds[i]);
 	if (run->peer_fd >= 0)
 		close(run->peer_fd);
 	if (run->wake_fd >= 0)
 		close(run->wake_fd);
-	if (run->table != NULL)
-		table_destroy(run->table);
+	table_destroy(run->table);
+	stats_destroy(run->stats);
+	log_msg(run->log, "member stopped");
 	log_close(run->log);
+	run->active = false;
 }
 
 /* --- children ------------------------------------------------------------ */
@@ -237,15 +218,17 @@ static void close_others(struct supervisor *s, const struct member_run *mine,
 			 unsigned slot)
 {
 	close(s->signal_fd);
-	for (size_t r = 0; r < s->n_runs; r++) {
+	ctl_close_in_child(s->ctl);
+	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++) {
 		const struct member_run *run = &s->runs[r];
 
-		for (unsigned i = 0; i < s->conf->workers; i++)
-			if (run != mine || i != slot)
+		if (!run->active)
+			continue;
+		for (unsigned i = 0; i < MAX_WORKERS; i++)
+			if ((run != mine || i != slot) && run->listen_fds[i] >= 0)
 				close(run->listen_fds[i]);
-		if (run != mine || slot != run->flooder_slot)
-			if (run->peer_fd >= 0)
-				close(run->peer_fd);
+		if ((run != mine || slot != FLOODER_SLOT) && run->peer_fd >= 0)
+			close(run->peer_fd);
 		if (run != mine)
 			close(run->wake_fd);
 	}
@@ -255,18 +238,18 @@ static void close_others(struct supervisor *s, const struct member_run *mine,
 static void child_prepare(struct supervisor *s, const struct member_run *mine,
 			  unsigned slot, pid_t parent)
 {
-	char title[16];
+	char title[PROTO_NAME_MAX + 16];
 
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
 		_exit(EXIT_FAILURE);	/* the supervisor is already gone */
-	if (slot == mine->flooder_slot)
-		snprintf(title, sizeof(title), "herd-fl-%s",
-			 member_name(s, mine));
+	if (slot == FLOODER_SLOT)
+		snprintf(title, sizeof(title), "herd-fl-%s", mine->name);
 	else
-		snprintf(title, sizeof(title), "herd-w%u-%s", slot,
-			 member_name(s, mine));
+		snprintf(title, sizeof(title), "herd-w%u-%s", slot, mine->name);
+	title[15] = '\0';	/* what the kernel keeps of a name */
 	(void)prctl(PR_SET_NAME, title);
 	close_others(s, mine, slot);
+	unsetenv("NOTIFY_SOCKET");	/* only herdd itself talks to systemd */
 	sigprocmask(SIG_SETMASK, &s->old_mask, NULL);
 	if (s->drop_privileges &&
 	    (setgroups(1, &s->gid) != 0 || setgid(s->gid) != 0 ||
@@ -280,34 +263,40 @@ static void child_prepare(struct supervisor *s, const struct member_run *mine,
 static int run_kid(struct supervisor *s, struct member_run *run,
 		   unsigned slot)
 {
-	if (slot == run->flooder_slot) {
+	if (slot == FLOODER_SLOT) {
 		struct flooder_args args = {
 			.conf = s->conf, .member = run->index,
 			.table = run->table, .peer_fd = run->peer_fd,
-			.wake_fd = run->wake_fd, .log_path = run->log_path,
+			.wake_fd = run->wake_fd, .stats = run->stats,
+			.log_path = run->log_path,
 		};
 		return flooder_main(&args);
 	} else {
 		struct worker_args args = {
 			.conf = s->conf, .member = run->index, .slot = slot,
 			.listen_fd = run->listen_fds[slot],
-			.wake_fd = run->wake_fd,
-			.table = run->table, .log_path = run->log_path,
+			.wake_fd = run->wake_fd, .table = run->table,
+			.stats = &run->stats->workers[slot],
+			.log_path = run->log_path,
 		};
 		return worker_main(&args);
 	}
 }
 
-static int spawn_kid(struct supervisor *s, struct member_run *run,
-		     unsigned slot)
+int spawn_kid(struct supervisor *s, struct member_run *run, unsigned slot)
 {
 	struct child *ch = &run->kids[slot];
 	pid_t parent = getpid();
-	pid_t pid = fork();
+	char buf[16];
+	pid_t pid;
 
+	if (slot != FLOODER_SLOT)
+		memset(&run->stats->workers[slot], 0,
+		       sizeof run->stats->workers[slot]);
+	pid = fork();
 	if (pid < 0) {
-		log_msg(run->log, "cannot fork %s %u: %s", kid_role(run, slot),
-			slot, strerror(errno));
+		log_msg(run->log, "cannot fork %s: %s", kid_label(slot, buf),
+			strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
@@ -315,16 +304,18 @@ static int spawn_kid(struct supervisor *s, struct member_run *run,
 		_exit(run_kid(s, run, slot));
 	}
 	ch->pid = pid;
-	ch->started_ms = now_ms();
+	ch->fate = KID_KEEP;
+	ch->started_ms = sup_now_ms();
 	return 0;
 }
 
-/* Decides when a dead child comes back, or that it should not. */
+/* Decides when a crashed child comes back, or that nothing should. */
 static void schedule_respawn(struct supervisor *s, struct member_run *run,
 			     unsigned slot)
 {
 	struct child *ch = &run->kids[slot];
-	int64_t now = now_ms();
+	int64_t now = sup_now_ms();
+	char buf[16];
 
 	if (now - ch->started_ms >= HEALTHY_RUN_MS)
 		ch->backoff_ms = 0;
@@ -333,18 +324,19 @@ static void schedule_respawn(struct supervisor *s, struct member_run *run,
 		ch->crashes = 0;
 	}
 	if (++ch->crashes > s->conf->respawn_budget) {
-		log_msg(run->log, "%s %u died %u times within %d s: "
-			"giving up", kid_role(run, slot), slot, ch->crashes,
+		log_msg(run->log, "%s died %u times within %d s: giving up",
+			kid_label(slot, buf), ch->crashes,
 			CRASH_WINDOW_MS / 1000);
-		fprintf(stderr, "herdd: %s %s %u keeps dying; stopping\n",
-			member_name(s, run), kid_role(run, slot), slot);
+		fprintf(stderr, "herdd: %s %s keeps dying; stopping\n",
+			run->name, kid_label(slot, buf));
 		s->exit_status = EXIT_FAILURE;
 		return;
 	}
 	ch->respawn_pending = true;
 	ch->respawn_at_ms = now + ch->backoff_ms;
-	log_msg(run->log, "respawning %s %u in %u ms", kid_role(run, slot),
-		slot, ch->backoff_ms);
+	ch->delay_ms = ch->backoff_ms;
+	log_msg(run->log, "respawning %s in %u ms", kid_label(slot, buf),
+		ch->backoff_ms);
 	ch->backoff_ms = ch->backoff_ms == 0 ? BACKOFF_FIRST_MS :
 			 ch->backoff_ms * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS :
 			 ch->backoff_ms * 2;
@@ -365,21 +357,59 @@ static void describe_exit(int status, char *out, size_t cap)
 static bool find_child(struct supervisor *s, pid_t pid,
 		       struct member_run **run, unsigned *slot)
 {
-	for (size_t r = 0; r < s->n_runs; r++)
-		for (unsigned i = 0; i < s->runs[r].n_kids; i++)
+	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++) {
+		if (!s->runs[r].active)
+			continue;
+		for (unsigned i = 0; i < KID_SLOTS; i++)
 			if (s->runs[r].kids[i].pid == pid) {
 				*run = &s->runs[r];
 				*slot = i;
 				return true;
 			}
+	}
 	return false;
+}
+
+static bool member_has_kids(const struct member_run *run)
+{
+	for (unsigned i = 0; i < KID_SLOTS; i++)
+		if (run->kids[i].pid > 0)
+			return true;
+	return false;
+}
+
+/* A retired slot gives up its listener; a removed member all it had. */
+static void bury_kid(struct supervisor *s, struct member_run *run,
+		     unsigned slot)
+{
+	struct child *ch = &run->kids[slot];
+
+	switch (ch->fate) {
+	case KID_REPLACE:
+		if (!s->stopping && spawn_kid(s, run, slot) != 0)
+			schedule_respawn(s, run, slot);
+		break;
+	case KID_RETIRE:
+		ch->used = false;
+		if (slot < MAX_WORKERS && run->listen_fds[slot] >= 0) {
+			close(run->listen_fds[slot]);
+			run->listen_fds[slot] = -1;
+		}
+		break;
+	case KID_KEEP:
+		if (!s->stopping)
+			schedule_respawn(s, run, slot);
+		break;
+	}
+	if (run->removing && !member_has_kids(run))
+		member_release(run);
 }
 
 static void reap_children(struct supervisor *s)
 {
 	struct member_run *run;
 	unsigned slot;
-	char how[96];
+	char how[96], buf[16];
 	int status;
 	pid_t pid;
 
@@ -388,48 +418,48 @@ static void reap_children(struct supervisor *s)
 			continue;
 		run->kids[slot].pid = 0;
 		describe_exit(status, how, sizeof(how));
-		log_msg(run->log, "%s %u (pid %ld) %s", kid_role(run, slot),
-			slot, (long)pid, how);
-		if (!s->stopping)
-			schedule_respawn(s, run, slot);
+		log_msg(run->log, "%s (pid %ld) %s", kid_label(slot, buf),
+			(long)pid, how);
+		bury_kid(s, run, slot);
 	}
 }
 
 static void signal_children(struct supervisor *s, int sig)
 {
-	for (size_t r = 0; r < s->n_runs; r++)
-		for (unsigned i = 0; i < s->runs[r].n_kids; i++)
+	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++)
+		for (unsigned i = 0; s->runs[r].active && i < KID_SLOTS; i++)
 			if (s->runs[r].kids[i].pid > 0)
 				kill(s->runs[r].kids[i].pid, sig);
 }
 
 static bool any_child_running(const struct supervisor *s)
 {
-	for (size_t r = 0; r < s->n_runs; r++)
-		for (unsigned i = 0; i < s->runs[r].n_kids; i++)
-			if (s->runs[r].kids[i].pid > 0)
-				return true;
+	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++)
+		if (s->runs[r].active && member_has_kids(&s->runs[r]))
+			return true;
 	return false;
 }
 
-static void begin_stop(struct supervisor *s, const char *why)
+void begin_stop(struct supervisor *s, const char *why)
 {
 	if (s->stopping)
 		return;
 	s->stopping = true;
-	s->stop_deadline_ms = now_ms() + STOP_DEADLINE_MS;
-	for (size_t r = 0; r < s->n_runs; r++)
-		log_msg(s->runs[r].log, "stopping: %s", why);
+	s->stop_deadline_ms = sup_now_ms() + STOP_DEADLINE_MS;
+	sup_notify("STOPPING=1\nSTATUS=Stopping: %s", why);
+	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++)
+		if (s->runs[r].active)
+			log_msg(s->runs[r].log, "stopping: %s", why);
 	signal_children(s, SIGTERM);
 }
 
 /* Starts the respawns that are due; returns ms until the next one, or -1. */
 static int run_due_respawns(struct supervisor *s)
 {
-	int64_t now = now_ms(), next = -1;
+	int64_t now = sup_now_ms(), next = -1;
 
-	for (size_t r = 0; r < s->n_runs; r++) {
-		for (unsigned i = 0; i < s->runs[r].n_kids; i++) {
+	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++) {
+		for (unsigned i = 0; s->runs[r].active && i < KID_SLOTS; i++) {
 			struct child *ch = &s->runs[r].kids[i];
 
 			if (!ch->respawn_pending)
@@ -448,7 +478,22 @@ static int run_due_respawns(struct supervisor *s)
 	return (int)next;
 }
 
-static void handle_signal(struct supervisor *s)
+/* --- the loop ------------------------------------------------------------- */
+
+static void reload_on_signal(struct supervisor *s)
+{
+	char why[1024];
+
+	if (sup_reload(s, why, sizeof why) != 0) {
+		fprintf(stderr, "herdd: reload refused: %s\n", why);
+		for (size_t r = 0; r < CONF_MEMBERS_MAX; r++)
+			if (s->runs[r].active)
+				log_msg(s->runs[r].log, "reload refused: %s",
+					why);
+	}
+}
+
+static void handle_signals(struct supervisor *s)
 {
 	struct signalfd_siginfo info;
 
@@ -462,42 +507,70 @@ static void handle_signal(struct supervisor *s)
 			begin_stop(s, strsignal((int)info.ssi_signo));
 			break;
 		case SIGHUP:
-			for (size_t r = 0; r < s->n_runs; r++)
-				log_msg(s->runs[r].log, "SIGHUP: reload is "
-					"not supported yet; configuration "
-					"unchanged");
+			reload_on_signal(s);
 			break;
 		}
 	}
 }
 
+static int earliest(int a, int b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+/* Keeps systemd's watchdog fed, if it set one. */
+static int feed_watchdog(struct supervisor *s)
+{
+	int64_t now = sup_now_ms();
+
+	if (s->watchdog_usec == 0)
+		return -1;
+	if (now >= s->next_watchdog_ms) {
+		sup_notify("WATCHDOG=1");
+		s->next_watchdog_ms = now + (int64_t)(s->watchdog_usec / 2000);
+	}
+	return (int)(s->next_watchdog_ms - now);
+}
+
 static int poll_timeout(struct supervisor *s)
 {
-	int timeout = s->stopping ? -1 : run_due_respawns(s);
+	int timeout = earliest(feed_watchdog(s), ctl_timeout_ms(s->ctl));
 
-	if (s->stopping) {
-		int64_t left = s->stop_deadline_ms - now_ms();
-
-		if (left <= 0) {
-			signal_children(s, SIGKILL);
-			left = 1000;
-		}
-		timeout = (int)left;
+	if (!s->stopping)
+		return earliest(timeout, run_due_respawns(s));
+	if (s->stop_deadline_ms <= sup_now_ms()) {
+		signal_children(s, SIGKILL);
+		s->stop_deadline_ms = sup_now_ms() + 1000;
 	}
-	return timeout;
+	return earliest(timeout, (int)(s->stop_deadline_ms - sup_now_ms()));
 }
 
 static void main_loop(struct supervisor *s)
 {
-	struct pollfd pfd = { .fd = s->signal_fd, .events = POLLIN };
+	struct pollfd fds[POLL_FDS];
 
 	while (!s->stopping || any_child_running(s)) {
+		size_t n_ctl;
+
 		if (s->exit_status != EXIT_SUCCESS)
-			begin_stop(s, "a worker keeps dying");
-		if (poll(&pfd, 1, poll_timeout(s)) > 0)
-			handle_signal(s);
+			begin_stop(s, "a process keeps dying");
+		fds[0] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
+		n_ctl = s->ctl ?
+			ctl_fill_pollfds(s->ctl, fds + 1, POLL_FDS - 1) : 0;
+		if (poll(fds, 1 + n_ctl, poll_timeout(s)) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents & POLLIN)
+			handle_signals(s);
+		if (n_ctl > 0)
+			ctl_handle(s->ctl, fds + 1, n_ctl);
 	}
 }
+
+/* --- start-up and shut-down ------------------------------------------------- */
 
 static int setup_signals(struct supervisor *s)
 {
@@ -533,6 +606,38 @@ static int resolve_user(struct supervisor *s)
 	return 0;
 }
 
+static int open_control(struct supervisor *s)
+{
+	char err[512];
+
+	if (mkdir(s->conf->run_dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "herdd: cannot create %s: %s\n",
+			s->conf->run_dir, strerror(errno));
+		return -1;
+	}
+	s->ctl = ctl_open(s->conf->control_socket, sup_answer, s, err,
+			  sizeof err);
+	if (s->ctl == NULL)
+		fprintf(stderr, "herdd: %s\n", err);
+	return s->ctl == NULL ? -1 : 0;
+}
+
+static int start_members(struct supervisor *s)
+{
+	bool run_here[CONF_MEMBERS_MAX];
+	char err[512];
+
+	if (conf_select(s->conf, s->opts->members, s->opts->n_members,
+			run_here, err, sizeof err) < 0) {
+		fprintf(stderr, "herdd: %s\n", err);
+		return -1;
+	}
+	for (size_t i = 0; i < s->conf->n_members; i++)
+		if (run_here[i] && member_start(s, &s->runs[i], i) != 0)
+			return -1;
+	return 0;
+}
+
 /*
  * Once detached, our stderr (and our children's) goes to herdd.log in the
  * log directory instead of the terminal of whoever started us, which must
@@ -551,33 +656,38 @@ static void redirect_stderr(const struct herd_conf *conf)
 	}
 }
 
-static int start_everything(struct supervisor *s,
-			    const bool run_here[CONF_MEMBERS_MAX], bool detached)
+static int spawn_all(struct supervisor *s)
 {
-	if (setup_signals(s) != 0 || resolve_user(s) != 0)
-		return -1;
-	for (size_t i = 0; i < s->conf->n_members; i++) {
-		if (!run_here[i])
-			continue;
-		s->runs[s->n_runs].index = i;
-		if (member_start(s, &s->runs[s->n_runs++]) != 0)
-			return -1;
-	}
-	if (detached)
-		redirect_stderr(s->conf);
-	for (size_t r = 0; r < s->n_runs; r++) {
-		log_msg(s->runs[r].log, "member starting: %u workers on %s",
-			s->conf->workers,
-			s->conf->members[s->runs[r].index].client.text);
-		for (unsigned i = 0; i < s->runs[r].n_kids; i++)
-			if (spawn_kid(s, &s->runs[r], i) != 0)
+	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++)
+		for (unsigned i = 0; s->runs[r].active && i < KID_SLOTS; i++)
+			if (s->runs[r].kids[i].used &&
+			    spawn_kid(s, &s->runs[r], i) != 0)
 				return -1;
-	}
 	return 0;
 }
 
-static void report_ready(int ready_fd)
+static int start_everything(struct supervisor *s, bool detached)
 {
+	if (setup_signals(s) != 0 || resolve_user(s) != 0 ||
+	    open_control(s) != 0 || start_members(s) != 0)
+		return -1;
+	if (detached)
+		redirect_stderr(s->conf);
+	return spawn_all(s);
+}
+
+static void report_ready(struct supervisor *s, int ready_fd)
+{
+	size_t members = 0;
+
+	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++)
+		members += s->runs[r].active;
+	if (sd_watchdog_enabled(0, &s->watchdog_usec) <= 0)
+		s->watchdog_usec = 0;
+	sup_notify("READY=1\nSTATUS=Serving %zu member%s", members,
+		   members == 1 ? "" : "s");
+	if (ready_fd < 0)
+		return;
 	if (write(ready_fd, "R", 1) != 1)
 		fprintf(stderr, "herdd: cannot report readiness: %s\n",
 			strerror(errno));
@@ -585,26 +695,29 @@ static void report_ready(int ready_fd)
 }
 
 int supervisor_run(const struct herd_conf *conf,
-		   const bool run_here[CONF_MEMBERS_MAX], int ready_fd)
+		   const struct supervisor_options *opts, int ready_fd)
 {
 	static struct supervisor s;	/* large; keep it off the stack */
 
 	memset(&s, 0, sizeof(s));
 	s.conf = conf;
+	s.spare = &s.spare_storage;
+	s.opts = opts;
 	s.signal_fd = -1;
 	s.exit_status = EXIT_SUCCESS;
-	if (start_everything(&s, run_here, ready_fd >= 0) != 0) {
+	s.started_ms = sup_now_ms();
+	if (start_everything(&s, ready_fd >= 0) != 0) {
 		s.exit_status = EXIT_FAILURE;
 		begin_stop(&s, "start-up failed");
-	} else if (ready_fd >= 0) {
-		report_ready(ready_fd);
+	} else {
+		report_ready(&s, ready_fd);
 	}
 	if (s.signal_fd >= 0)
 		main_loop(&s);
-	for (size_t r = 0; r < s.n_runs; r++) {
-		log_msg(s.runs[r].log, "member stopped");
-		member_release(&s.runs[r]);
-	}
+	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++)
+		if (s.runs[r].active)
+			member_release(&s.runs[r]);
+	ctl_close(s.ctl);
 	if (s.signal_fd >= 0)
 		close(s.signal_fd);
 	return s.exit_status;

@@ -301,8 +301,17 @@ class Herd:
     def start_member(self, member, wait=True):
         """Runs member in a herdd of its own (herdd -m member)."""
         err = open(os.path.join(self.dir, "stderr-" + member), "ab")
+        # The same herd, but a control socket of its own: one herdd per
+        # host is the rule, and here every member's herdd shares a host.
+        conf = os.path.join(self.dir, "herd-%s.conf" % member)
+        with open(self.conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("[herd]\n", "[herd]\ncontrol_socket = %s\n"
+                                 % os.path.join(self.dir, member + ".sock"),
+                                 1))
         proc = subprocess.Popen(
-            [HERDD, "-f", "-c", self.conf, "-m", member],
+            [HERDD, "-f", "-c", conf, "-m", member],
             stdin=subprocess.DEVNULL, stdout=err, stderr=err,
             start_new_session=True)
         self.member_procs[member] = proc
