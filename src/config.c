@@ -426,6 +426,8 @@ static const struct key_spec herd_keys[] = {
 	INT_KEY(struct herd_conf, "max_output", max_output,
 		4096, 1073741824),
 	INT_KEY(struct herd_conf, "respawn_budget", respawn_budget, 0, 1000),
+	INT_KEY(struct herd_conf, "snapshot_interval", snapshot_interval_s,
+		0, 86400),
 };
 
 static const struct key_spec places_keys[] = {
@@ -814,6 +816,7 @@ static void set_defaults(struct herd_conf *conf)
 	conf->max_clients = 10000;
 	conf->max_output = 1024 * 1024;
 	conf->respawn_budget = 5;
+	conf->snapshot_interval_s = 60;
 	conf->places.provider = PLACES_NONE;
 	conf->places.timeout_ms = 5000;
 	conf->places.max_concurrent = 64;

@@ -75,6 +75,7 @@ struct herd_conf {
 	unsigned max_clients;		/* per worker, default 10000 */
 	size_t max_output;		/* per client, default 1 MiB */
 	unsigned respawn_budget;	/* crashes per minute per slot, default 5 */
+	unsigned snapshot_interval_s;	/* default 60, 0 = only at stop */
 	struct conf_places places;
 	struct conf_member members[CONF_MEMBERS_MAX];
 	size_t n_members;

@@ -138,6 +138,7 @@ static void go_up(struct out_link *l, uint64_t cursor)
 	set_state(l, OUT_UP);
 	l->failing = false;
 	l->cursor = cursor < last ? cursor : last;
+	l->catchup_upto = last;
 	log_msg(l->f->log, "link to %s up, sending changes after %" PRIu64
 		" of %" PRIu64, peer_name(l), l->cursor, last);
 	flood_kick(l->f);
@@ -152,6 +153,7 @@ static void start_scan(struct out_link *l)
 	l->scan_upto = table_last_change(l->f->table);
 	l->pending_ms = 0;
 	l->scan_started_ms = flood_now_ms();
+	l->catchup_upto = l->scan_upto;
 	l->scan_sent = l->scan_bytes = 0;
 	log_msg(l->f->log, "link to %s: catching up on changes %" PRIu64
 		"..%" PRIu64 " by table scan", peer_name(l), l->cursor + 1,
@@ -169,11 +171,22 @@ static void finish_scan(struct out_link *l)
 		flood_now_ms() - l->scan_started_ms);
 }
 
+/*
+ * Live, an update never goes back to the neighbour it came from.  While
+ * catching up it does: the neighbour may have lost it (a restart with no
+ * usable snapshot), and if not, it is merely stale there.
+ */
+static bool should_send(const struct out_link *l,
+			const struct table_record *rec)
+{
+	return rec->source != l->peer || rec->change <= l->catchup_upto;
+}
+
 static bool scan_visit(void *arg, const struct table_record *rec)
 {
 	struct out_link *l = arg;
 
-	if (rec->change <= l->scan_upto && rec->source != l->peer) {
+	if (rec->change <= l->scan_upto) {
 		send_update(l, rec);
 		l->scan_sent++;
 		l->scan_bytes += rec->line_len + 1;
@@ -225,7 +238,7 @@ static enum pump_result pump_ring(struct out_link *l)
 		switch (table_read_change(f->table, l->cursor + 1, f->line,
 					  f->line_cap, &rec)) {
 		case TABLE_CHANGE_OK:
-			if (rec.source != l->peer)
+			if (should_send(l, &rec))
 				send_update(l, &rec);
 			/* fall through */
 		case TABLE_CHANGE_SUPERSEDED:

@@ -55,6 +55,7 @@ struct out_link {
 	int64_t state_ms;		/* when it entered state */
 	int64_t last_recv_ms, last_send_ms, pending_ms;
 	uint64_t cursor;		/* every change <= cursor is sent */
+	uint64_t catchup_upto;		/* changes up to here: catching up */
 	bool scanning;			/* catching up by table scan */
 	size_t scan_pos;
 	uint64_t scan_upto;

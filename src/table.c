@@ -70,7 +70,7 @@
 #define LINE_LIMIT	16384	/* largest line_max; table_scan's buffer */
 #define SPIN_LIMIT	1000	/* reader spins on an odd seq before locking */
 #define RING_SIZE	65536	/* recent changes the ring remembers */
-#define WATERMARKS	64	/* neighbours whose watermarks we keep */
+#define WATERMARKS	TABLE_WATERMARKS
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
 	       "the table's atomics must be lock-free to work across processes");
@@ -893,6 +893,20 @@ uint64_t table_last_change(const struct table *t)
 uint64_t table_epoch(const struct table *t)
 {
 	return t->epoch;
+}
+
+bool table_watermark_at(struct table *t, size_t i, char *peer,
+			uint64_t *epoch, uint64_t *change)
+{
+	struct watermark *w;
+
+	if (i >= WATERMARKS || t->watermarks[i].name[0] == '\0')
+		return false;
+	w = &t->watermarks[i];
+	memcpy(peer, w->name, sizeof w->name);
+	*epoch = atomic_load(&w->epoch);
+	*change = atomic_load(&w->change);
+	return true;
 }
 
 /* ---- creation ------------------------------------------------------------ */

@@ -175,4 +175,12 @@ void table_get_watermark(struct table *t, const char *peer, uint64_t *epoch,
 void table_set_watermark(struct table *t, const char *peer, uint64_t epoch,
 			 uint64_t change);
 
+/*
+ * The i-th watermark slot (0 .. TABLE_WATERMARKS-1): false if unused, else
+ * copies the neighbour's name (PROTO_NAME_MAX + 1 bytes) and its values.
+ */
+#define TABLE_WATERMARKS 64
+bool table_watermark_at(struct table *t, size_t i, char *peer,
+			uint64_t *epoch, uint64_t *change);
+
 #endif

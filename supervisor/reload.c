@@ -148,11 +148,10 @@ static void remove_member(struct member_run *run)
 	for (unsigned i = 0; i < KID_SLOTS; i++)
 		if (run->kids[i].used)
 			retire_kid(run, i);
-	if (!run->removing)
-		return;
 	for (unsigned i = 0; i < KID_SLOTS; i++)
 		if (run->kids[i].pid > 0)
 			return;
+	save_snapshot(run);
 	member_release(run);
 }
 

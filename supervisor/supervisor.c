@@ -28,6 +28,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "flooder.h"
+#include "snapshot.h"
 #include "worker.h"
 
 #define HEALTHY_RUN_MS		10000	/* a run this long resets backoff */
@@ -169,6 +170,42 @@ static int create_shared(struct supervisor *s, struct member_run *run)
 	return -1;
 }
 
+/*
+ * Loads the member's snapshot, if any.  A bad one is reported, kept aside
+ * as NAME.snap.corrupt for a post-mortem, and the member starts empty: its
+ * neighbours then teach it the whole table.
+ */
+static void load_snapshot(struct supervisor *s, struct member_run *run)
+{
+	struct proto_limits lim = { .max_client_len = s->conf->max_client_len };
+	char err[CONF_PATH_MAX + 128], aside[sizeof run->snap_path + 16];
+	long n = snapshot_load(run->table, run->snap_path, &lim, err,
+			       sizeof err);
+
+	if (n > 0)
+		log_msg(run->log, "loaded %ld locations from %s", n,
+			run->snap_path);
+	if (n >= 0)
+		return;
+	log_msg(run->log, "not using the snapshot: %s", err);
+	fprintf(stderr, "herdd: %s: not using the snapshot: %s\n", run->name,
+		err);
+	snprintf(aside, sizeof aside, "%s.corrupt", run->snap_path);
+	(void)rename(run->snap_path, aside);
+}
+
+void save_snapshot(struct member_run *run)
+{
+	char err[CONF_PATH_MAX + 128];
+	long n = snapshot_write(run->table, run->snap_path, err, sizeof err);
+
+	if (n < 0)
+		log_msg(run->log, "snapshot failed: %s", err);
+	else
+		log_msg(run->log, "saved %ld locations to %s", n,
+			run->snap_path);
+}
+
 int member_start(struct supervisor *s, struct member_run *run, size_t index)
 {
 	memset(run, 0, sizeof *run);
@@ -181,6 +218,8 @@ int member_start(struct supervisor *s, struct member_run *run, size_t index)
 		 s->conf->members[index].name);
 	snprintf(run->log_path, sizeof(run->log_path), "%s/%s.log",
 		 s->conf->log_dir, run->name);
+	snprintf(run->snap_path, sizeof(run->snap_path), "%s/%s.snap",
+		 s->conf->state_dir, run->name);
 	run->log = log_open(run->log_path, run->name);
 	if (run->log == NULL) {
 		fprintf(stderr, "herdd: %s: cannot open %s: %s\n", run->name,
@@ -190,6 +229,7 @@ int member_start(struct supervisor *s, struct member_run *run, size_t index)
 	plan_kids(s, run);
 	if (create_shared(s, run) != 0 || open_listeners(s, run) != 0)
 		return -1;
+	load_snapshot(s, run);
 	log_msg(run->log, "member starting: %u workers on %s",
 		s->conf->workers, s->conf->members[index].client.text);
 	return 0;
@@ -401,8 +441,10 @@ static void bury_kid(struct supervisor *s, struct member_run *run,
 			schedule_respawn(s, run, slot);
 		break;
 	}
-	if (run->removing && !member_has_kids(run))
+	if (run->removing && !member_has_kids(run)) {
+		save_snapshot(run);
 		member_release(run);
+	}
 }
 
 static void reap_children(struct supervisor *s)
@@ -414,6 +456,8 @@ static void reap_children(struct supervisor *s)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == s->snapshot_pid)
+			s->snapshot_pid = 0;
 		if (!find_child(s, pid, &run, &slot))
 			continue;
 		run->kids[slot].pid = 0;
@@ -536,9 +580,40 @@ static int feed_watchdog(struct supervisor *s)
 	return (int)(s->next_watchdog_ms - now);
 }
 
+/*
+ * Periodic snapshots are written by a short-lived child, so a big table
+ * never stalls the control socket or respawns.
+ */
+static int snapshot_if_due(struct supervisor *s)
+{
+	int64_t now = sup_now_ms();
+	pid_t pid;
+
+	if (s->conf->snapshot_interval_s == 0 || s->stopping)
+		return -1;
+	if (now < s->next_snapshot_ms)
+		return (int)(s->next_snapshot_ms - now);
+	s->next_snapshot_ms = now + s->conf->snapshot_interval_s * 1000LL;
+	if (s->snapshot_pid > 0)
+		return (int)(s->next_snapshot_ms - now);  /* still writing */
+	pid = fork();
+	if (pid == 0) {
+		(void)prctl(PR_SET_NAME, "herd-snapshot");
+		for (size_t r = 0; r < CONF_MEMBERS_MAX; r++)
+			if (s->runs[r].active && !s->runs[r].removing)
+				save_snapshot(&s->runs[r]);
+		_exit(EXIT_SUCCESS);
+	}
+	if (pid > 0)
+		s->snapshot_pid = pid;
+	return (int)(s->next_snapshot_ms - now);
+}
+
 static int poll_timeout(struct supervisor *s)
 {
 	int timeout = earliest(feed_watchdog(s), ctl_timeout_ms(s->ctl));
+
+	timeout = earliest(timeout, snapshot_if_due(s));
 
 	if (!s->stopping)
 		return earliest(timeout, run_due_respawns(s));
@@ -710,13 +785,21 @@ int supervisor_run(const struct herd_conf *conf,
 		s.exit_status = EXIT_FAILURE;
 		begin_stop(&s, "start-up failed");
 	} else {
+		s.serving = true;
 		report_ready(&s, ready_fd);
 	}
+	s.next_snapshot_ms = sup_now_ms() + conf->snapshot_interval_s * 1000LL;
 	if (s.signal_fd >= 0)
 		main_loop(&s);
-	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++)
-		if (s.runs[r].active)
-			member_release(&s.runs[r]);
+	if (s.snapshot_pid > 0)
+		(void)waitpid(s.snapshot_pid, NULL, 0);
+	for (size_t r = 0; r < CONF_MEMBERS_MAX; r++) {
+		if (!s.runs[r].active)
+			continue;
+		if (s.serving)	/* never an empty table over a good file */
+			save_snapshot(&s.runs[r]);
+		member_release(&s.runs[r]);
+	}
 	ctl_close(s.ctl);
 	if (s.signal_fd >= 0)
 		close(s.signal_fd);

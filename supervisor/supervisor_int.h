@@ -51,6 +51,7 @@ struct member_run {
 	struct member_stats *stats;
 	struct herd_log *log;
 	char log_path[CONF_PATH_MAX + PROTO_NAME_MAX + 8];
+	char snap_path[CONF_PATH_MAX + PROTO_NAME_MAX + 8];
 	int listen_fds[MAX_WORKERS];	/* client port, one per worker */
 	int peer_fd;			/* peer port, or -1 */
 	int wake_fd;			/* workers -> flooder */
@@ -68,6 +69,9 @@ struct supervisor {
 	struct ctl_server *ctl;
 	int64_t started_ms;
 	unsigned reloads;
+	pid_t snapshot_pid;		/* a periodic snapshot being written */
+	int64_t next_snapshot_ms;
+	bool serving;			/* start-up completed */
 	bool stopping;
 	int64_t stop_deadline_ms;
 	int exit_status;
@@ -86,6 +90,7 @@ int open_worker_listener(struct supervisor *s, struct member_run *run,
 			 unsigned slot);
 int spawn_kid(struct supervisor *s, struct member_run *run, unsigned slot);
 void member_release(struct member_run *run);
+void save_snapshot(struct member_run *run);
 void begin_stop(struct supervisor *s, const char *why);
 void sup_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
