@@ -30,4 +30,4 @@ tests_fake_places_SOURCES = tests/fake_places.c
 tests_fake_places_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(JSONC_CFLAGS)
 tests_fake_places_LDADD = $(LIBEVENT_LIBS) $(JSONC_LIBS)
 
-EXTRA_DIST += etc/places-demo.json tests/data
+EXTRA_DIST += tests/data

@@ -29,11 +29,14 @@
 #include <event2/listener.h>
 
 #include "lines.h"
+#include "places.h"
+#include "replyq.h"
 
 #define SHUTDOWN_GRACE_S	2	/* to write what clients are owed */
 #define ACCEPT_RETRY_MS		100	/* after EMFILE and the like */
 #define PRIORITIES		3	/* 1 = default, 2 = log flush */
 #define NOTICE_INTERVAL_S	60	/* repeated warnings, at most */
+#define MAX_WHATSATS_IN_FLIGHT	16	/* per client; then reading pauses */
 
 struct worker;
 
@@ -47,6 +50,8 @@ struct conn {
 	bool throttled;		/* reading paused: client is not reading */
 	bool eof;		/* client closed its write side */
 	bool closing;		/* free once the output is written */
+	const char *close_why;	/* for the log */
+	struct replyq replies;	/* in order, also with WHATSATs pending */
 };
 
 struct worker {
@@ -56,6 +61,7 @@ struct worker {
 	struct table *table;
 	int wake_fd;		/* the flooder's */
 	struct worker_stats *stats;
+	struct places *places;
 	struct herd_log *log;
 	struct proto_limits limits;
 	struct event_base *base;
@@ -89,8 +95,10 @@ static bool should_notice(time_t *last)
 
 static void send_bytes(struct conn *c, const char *data, size_t len)
 {
-	if (evbuffer_add(bufferevent_get_output(c->bev), data, len) != 0)
+	if (replyq_add(&c->replies, data, len) != 0) {
 		c->closing = true;	/* out of memory: give up on this one */
+		c->close_why = "out of memory";
+	}
 }
 
 /* Sends one reply line (data has no "\n"; it is added) and logs it. */
@@ -181,44 +189,112 @@ static void accept_update(struct conn *c, const struct proto_cmd *cmd,
 			     w->scratch, n, (unsigned)c->classic_peer);
 }
 
-static const char *places_unavailable_reason(const struct herd_conf *conf)
+/* A WHATSAT waiting for its Places answer. */
+struct whatsat {
+	struct conn *c;
+	struct replyq_slot *slot;
+	struct places_req *req;
+	size_t at_len;
+	char at[];		/* the stored AT line, as it was asked */
+};
+
+static void conn_settle(struct conn *c);
+
+static void cancel_whatsat(void *cookie)
 {
-	switch (conf->places.provider) {
-	case PLACES_NONE:
-		return "No Places service is configured on this herd";
-	case PLACES_GOOGLE:
-	case PLACES_GOOGLE_NEW:
-	case PLACES_FILE:
-		break;
-	}
-	return "This herd build cannot reach the configured Places service";
+	struct whatsat *q = cookie;
+
+	places_cancel(q->req);
+	free(q);
 }
 
+static void publish_places_stats(struct worker *w)
+{
+	struct places_stats ps;
+
+	places_get_stats(w->places, &ps);
+	stats_set(&w->stats->places_requests, ps.requests);
+	stats_set(&w->stats->places_upstream, ps.upstream);
+	stats_set(&w->stats->places_errors, ps.errors);
+	stats_set(&w->stats->places_latency_us_total, ps.latency_us_total);
+	stats_set(&w->stats->places_latency_us_max, ps.latency_us_max);
+}
+
+/* The reply: the stored AT line, the JSON, and a blank line. */
+static void fill_whatsat(struct whatsat *q, const char *json, size_t len)
+{
+	struct conn *c = q->c;
+	struct evbuffer *ans = replyq_answer(q->slot);
+
+	evbuffer_add(ans, q->at, q->at_len);
+	evbuffer_add(ans, "\n", 1);
+	evbuffer_add(ans, json, len);
+	evbuffer_add(ans, "\n\n", 2);
+	if (c->w->conf->log_io) {
+		log_traffic(c->w->log, "send", c->id, "", q->at, q->at_len);
+		log_traffic(c->w->log, "send", c->id, "", json, len);
+	}
+	replyq_complete(&c->replies, q->slot);
+}
+
+static void whatsat_done(void *arg, const char *json, size_t len)
+{
+	struct whatsat *q = arg;
+	struct conn *c = q->c;
+
+	fill_whatsat(q, json, len);
+	free(q);
+	publish_places_stats(c->w);
+	conn_settle(c);
+}
+
+static const char out_of_memory_body[] =
+	"{\n   \"error_message\" : \"The server is out of memory\",\n"
+	"   \"html_attributions\" : [],\n   \"results\" : [],\n"
+	"   \"status\" : \"UNKNOWN_ERROR\"\n}";
+
 /*
- * Until a Places service is wired in, WHATSAT gets the stored AT line and
- * an error document in Google's own error layout, never a made-up result.
+ * Asks the Places service about the client's stored location.  The reply
+ * keeps its place among the connection's replies (replyq) while the
+ * answer is on its way.
  */
 static void answer_whatsat(struct conn *c, const struct proto_cmd *cmd,
 			   const char *line, size_t len)
 {
 	struct worker *w = c->w;
+	struct places_query_args args;
+	struct proto_cmd at;
+	struct whatsat *q;
 	size_t at_len;
-	char body[512];
-	int body_len;
 
 	if (!table_get(w->table, cmd->client.p, cmd->client.len, w->scratch,
-		       w->scratch_cap, &at_len, NULL)) {
+		       w->scratch_cap, &at_len, NULL) ||
+	    (q = malloc(sizeof *q + at_len)) == NULL) {
 		answer_invalid(c, line, len);
 		return;
 	}
-	body_len = snprintf(body, sizeof(body),
-			    "{\n   \"error_message\" : \"%s\",\n"
-			    "   \"html_attributions\" : [],\n"
-			    "   \"results\" : [],\n"
-			    "   \"status\" : \"REQUEST_DENIED\"\n}\n",
-			    places_unavailable_reason(w->conf));
-	send_line(c, w->scratch, at_len);
-	send_line(c, body, (size_t)body_len);
+	memcpy(q->at, w->scratch, at_len);
+	q->at_len = at_len;
+	q->c = c;
+	q->slot = replyq_reserve(&c->replies);
+	if (q->slot == NULL ||
+	    proto_parse(q->at, at_len, &w->limits, &at) != PROTO_AT) {
+		free(q);
+		answer_invalid(c, line, len);
+		return;
+	}
+	args = (struct places_query_args){
+		.lat = at.lat, .lng = at.lng, .location = at.location,
+		.radius_km = cmd->radius_km, .radius_m = cmd->radius_m,
+		.bound = cmd->bound,
+	};
+	q->req = places_query(w->places, &args, whatsat_done, q);
+	if (q->req == NULL) {
+		fill_whatsat(q, out_of_memory_body, sizeof out_of_memory_body - 1);
+		free(q);
+		return;
+	}
+	replyq_set_cookie(q->slot, q);
 }
 
 static void handle_line(struct conn *c, const char *line, size_t len)
@@ -256,6 +332,7 @@ static void conn_free(struct conn *c, const char *why)
 {
 	struct worker *w = c->w;
 
+	replyq_clear(&c->replies, cancel_whatsat);
 	if (w->conf->log_io)
 		log_traffic(w->log, "close", c->id, "", why, strlen(why));
 	if (c->prev != NULL)
@@ -277,16 +354,28 @@ static void conn_free(struct conn *c, const char *why)
 static void conn_close_when_flushed(struct conn *c, const char *why)
 {
 	c->closing = true;
+	if (c->close_why == NULL)
+		c->close_why = why;
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_free(c, why);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+	    c->replies.pending == 0)
+		conn_free(c, c->close_why);
 }
 
-/* Pauses reading while the client is not reading what we send it. */
+/*
+ * Reading pauses while the client is not reading what we send it, or has
+ * too many WHATSATs waiting for their answers.
+ */
+static bool conn_over_limits(const struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) +
+		       c->replies.held > c->w->conf->max_output ||
+	       c->replies.pending >= MAX_WHATSATS_IN_FLIGHT;
+}
+
 static bool conn_throttle_if_full(struct conn *c)
 {
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) <=
-	    c->w->conf->max_output)
+	if (!conn_over_limits(c))
 		return false;
 	c->throttled = true;
 	bufferevent_disable(c->bev, EV_READ);
@@ -318,32 +407,38 @@ static void conn_process_input(struct conn *c)
 	}
 }
 
+/*
+ * After anything happened to a connection: resume reading if it was
+ * paused and no longer has to be, close it once the client is done and
+ * owed nothing.  May free c.
+ */
+static void conn_settle(struct conn *c)
+{
+	if (!c->closing && c->throttled && !conn_over_limits(c)) {
+		c->throttled = false;
+		if (!c->eof)
+			bufferevent_enable(c->bev, EV_READ);
+		conn_process_input(c);
+	}
+	if (c->closing)
+		conn_close_when_flushed(c, c->close_why);
+	else if (c->eof && !c->throttled)
+		conn_close_when_flushed(c, "eof");
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
 	(void)bev;
 	conn_process_input(c);
-	if (c->closing)		/* out of memory on the way */
-		conn_close_when_flushed(c, "out of memory");
+	conn_settle(c);
 }
 
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
-	struct conn *c = arg;
-
-	if (c->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			conn_free(c, "done");
-		return;
-	}
-	if (!c->throttled)
-		return;
-	c->throttled = false;
-	bufferevent_enable(bev, EV_READ);
-	conn_process_input(c);
-	if (c->closing || (c->eof && !c->throttled))
-		conn_close_when_flushed(c, "eof");
+	(void)bev;
+	conn_settle(arg);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -353,11 +448,9 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_EOF) {
 		c->eof = true;
-		if (c->throttled)
-			return;	/* the rest is answered once it drains */
-		conn_process_input(c);
-		if (c->closing || !c->throttled)
-			conn_close_when_flushed(c, "eof");
+		if (!c->throttled)
+			conn_process_input(c);
+		conn_settle(c);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
@@ -431,6 +524,7 @@ static struct conn *conn_new(struct worker *w, evutil_socket_t fd)
 	c->w = w;
 	c->id = ++w->next_conn_id;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	replyq_init(&c->replies, bufferevent_get_output(c->bev));
 	bufferevent_setwatermark(c->bev, EV_WRITE, w->conf->max_output / 2, 0);
 	if (w->conf->idle_timeout_s > 0)
 		bufferevent_set_timeouts(c->bev, &idle, &idle);
@@ -554,10 +648,26 @@ static int worker_setup_events(struct worker *w, int listen_fd)
 	return 0;
 }
 
+/* The Places client is made after fork: libcurl handles never cross one. */
+static int worker_setup_places(struct worker *w)
+{
+	char err[512];
+
+	w->places = places_new(w->base, &w->conf->places, err, sizeof err);
+	if (w->places != NULL)
+		return 0;
+	log_msg(w->log, "cannot start the Places client: %s", err);
+	fprintf(stderr, "%s: cannot start the Places client: %s\n",
+		w->me->name, err);
+	return -1;
+}
+
 static void worker_teardown(struct worker *w)
 {
 	while (w->conns != NULL)
 		conn_free(w->conns, "server stopped");
+	if (w->places != NULL)
+		places_free(w->places);
 	if (w->listener != NULL)
 		evconnlistener_free(w->listener);
 	for (size_t i = 0; i < 2; i++)
@@ -594,6 +704,8 @@ int worker_main(const struct worker_args *args)
 	if (w.log == NULL || w.scratch == NULL ||
 	    worker_setup_events(&w, args->listen_fd) != 0) {
 		fprintf(stderr, "%s: cannot start: %s\n", tag, strerror(errno));
+		status = EXIT_FAILURE;
+	} else if (worker_setup_places(&w) != 0) {
 		status = EXIT_FAILURE;
 	} else {
 		log_set_wakeup(w.log, wake_flush, &w);

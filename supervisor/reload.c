@@ -92,6 +92,11 @@ static int prepare(struct supervisor *s, bool run_here[], char *why,
 	    conf_select(s->spare, s->opts->members, s->opts->n_members,
 			run_here, why, len) < 0)
 		return -1;
+	if (check_places(s->spare) != 0) {
+		snprintf(why, len, "%s: the [places] settings do not work "
+			 "(see herdd's log)", s->spare->path);
+		return -1;
+	}
 	what = needs_restart(s->conf, s->spare);
 	if (what != NULL) {
 		snprintf(why, len, "%s: %s cannot change without a restart",

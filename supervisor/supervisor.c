@@ -25,9 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
 #include "flooder.h"
+#include "places.h"
 #include "snapshot.h"
 #include "worker.h"
 
@@ -741,9 +743,30 @@ static int spawn_all(struct supervisor *s)
 	return 0;
 }
 
+/*
+ * Every worker makes its own Places client after fork; trying once here
+ * turns a missing key or a bad data file into a start-up error instead of
+ * a crash loop.
+ */
+int check_places(const struct herd_conf *conf)
+{
+	struct event_base *base = event_base_new();
+	struct places *p;
+	char err[512] = "cannot create an event base";
+
+	p = base ? places_new(base, &conf->places, err, sizeof err) : NULL;
+	if (p == NULL)
+		fprintf(stderr, "herdd: %s: [places]: %s\n", conf->path, err);
+	places_free(p);
+	if (base != NULL)
+		event_base_free(base);
+	return p == NULL ? -1 : 0;
+}
+
 static int start_everything(struct supervisor *s, bool detached)
 {
-	if (setup_signals(s) != 0 || resolve_user(s) != 0 ||
+	if (check_places(s->conf) != 0 || setup_signals(s) != 0 ||
+	    resolve_user(s) != 0 ||
 	    open_control(s) != 0 || start_members(s) != 0)
 		return -1;
 	if (detached)
