@@ -240,7 +240,9 @@ START_TEST(test_classic_herd)
 	assert_loaded(load(etc_path(h->file)));
 	ck_assert_str_eq(conf->herd_name, h->herd_name);
 	ck_assert_uint_eq(conf->workers, 2);
-	ck_assert_int_eq(conf->places.provider, PLACES_NONE);
+	/* The demo answers WHATSAT from the landmarks shipped beside it. */
+	ck_assert_int_eq(conf->places.provider, PLACES_FILE);
+	ck_assert(strstr(conf->places.file, "/etc/places-demo.json") != NULL);
 	ck_assert_uint_eq(conf->n_members, 5);
 	for (size_t i = 0; i < 5; i++) {
 		const struct conf_member *m = &conf->members[i];
