@@ -46,7 +46,7 @@
 #define RUNSTATEDIR "/run"
 #endif
 
-#define KEYS_MAX		16	/* keys in the largest section */
+#define KEYS_MAX		24	/* keys in the largest section */
 #define NEIGHBOURS_TEXT_MAX	1024	/* a "neighbours" value */
 #define SECTION_LABEL_MAX	(PROTO_NAME_MAX + 16) /* "member NAME" */
 #define ADDR_USES_MAX		(2 * CONF_MEMBERS_MAX) /* client, peer */
@@ -387,6 +387,56 @@ static bool parse_addr(struct parser *p, const struct key_spec *key,
 }
 
 /* Kept as text: the names may belong to members not read yet. */
+/* "ADDR" or "ADDR/PREFIX", IPv4 or IPv6, numbers only. */
+static bool parse_cidr(const char *text, struct conf_cidr *c)
+{
+	char addr[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(text, '/');
+	size_t len = slash ? (size_t)(slash - text) : strlen(text);
+	char *end;
+	unsigned long prefix;
+
+	if (len >= sizeof addr)
+		return false;
+	memcpy(addr, text, len);
+	addr[len] = '\0';
+	c->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(c->family, addr, c->addr) != 1)
+		return false;
+	c->prefix = c->family == AF_INET ? 32 : 128;
+	if (slash == NULL)
+		return true;
+	errno = 0;
+	prefix = strtoul(slash + 1, &end, 10);
+	if (slash[1] < '0' || slash[1] > '9' || *end != '\0' ||
+	    prefix > c->prefix)
+		return false;
+	c->prefix = (unsigned)prefix;
+	return true;
+}
+
+static bool parse_allow(struct parser *p, const struct key_spec *key,
+			void *field, const char *value)
+{
+	struct herd_conf *conf = p->conf;
+	char copy[CONF_PATH_MAX], *save = NULL, *word;
+
+	(void)field;
+	if (!copy_value(p, key, copy, sizeof copy, value))
+		return false;
+	conf->n_peer_allow = 0;
+	for (word = strtok_r(copy, " \t", &save); word != NULL;
+	     word = strtok_r(NULL, " \t", &save)) {
+		if (conf->n_peer_allow == CONF_ALLOW_MAX)
+			return fail(p, "%s: more than %d entries", key->name,
+				    CONF_ALLOW_MAX);
+		if (!parse_cidr(word, &conf->peer_allow[conf->n_peer_allow++]))
+			return fail(p, "%s: bad address or block '%s'",
+				    key->name, word);
+	}
+	return true;
+}
+
 static bool parse_neighbours(struct parser *p, const struct key_spec *key,
 			     void *field, const char *value)
 {
@@ -428,6 +478,8 @@ static const struct key_spec herd_keys[] = {
 	INT_KEY(struct herd_conf, "respawn_budget", respawn_budget, 0, 1000),
 	INT_KEY(struct herd_conf, "snapshot_interval", snapshot_interval_s,
 		0, 86400),
+	KEY(struct herd_conf, "secret_file", parse_path, secret_file),
+	KEY(struct herd_conf, "peer_allow", parse_allow, peer_allow),
 };
 
 static const struct key_spec places_keys[] = {
@@ -877,7 +929,9 @@ static void finish_paths(struct parser *p)
 	if (!resolve_against(conf->places.file, sizeof conf->places.file, dir,
 			     dir_len) ||
 	    !resolve_against(conf->places.key_file,
-			     sizeof conf->places.key_file, dir, dir_len))
+			     sizeof conf->places.key_file, dir, dir_len) ||
+	    !resolve_against(conf->secret_file, sizeof conf->secret_file, dir,
+			     dir_len))
 		fail_at(p, 0, "a [places] path is too long");
 }
 
@@ -914,6 +968,35 @@ int conf_load(const char *path, struct herd_conf *conf, char *err,
 	ok = !p->failed;
 	free(p);
 	return ok ? 0 : -1;
+}
+
+static bool in_block(const struct conf_cidr *c, const unsigned char *ip)
+{
+	unsigned whole = c->prefix / 8, rest = c->prefix % 8;
+
+	if (memcmp(c->addr, ip, whole) != 0)
+		return false;
+	return rest == 0 ||
+	       ((c->addr[whole] ^ ip[whole]) & (0xff00u >> rest) & 0xff) == 0;
+}
+
+bool conf_allowed(const struct conf_cidr *list, size_t n,
+		  const struct sockaddr *sa)
+{
+	const unsigned char *ip;
+
+	if (n == 0)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].family != sa->sa_family)
+			continue;
+		ip = sa->sa_family == AF_INET ?
+		     (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr :
+		     (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (in_block(&list[i], ip))
+			return true;
+	}
+	return false;
 }
 
 int conf_member_index(const struct herd_conf *conf, const char *name)

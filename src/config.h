@@ -36,6 +36,15 @@ struct conf_addr {
 	socklen_t salen;
 };
 
+/* An address block: family AF_INET or AF_INET6, prefix length in bits. */
+struct conf_cidr {
+	int family;
+	unsigned char addr[16];
+	unsigned prefix;
+};
+
+#define CONF_ALLOW_MAX 32
+
 struct conf_member {
 	char name[PROTO_NAME_MAX + 1];
 	struct conf_addr client;	/* client port */
@@ -76,6 +85,9 @@ struct herd_conf {
 	size_t max_output;		/* per client, default 1 MiB */
 	unsigned respawn_budget;	/* crashes per minute per slot, default 5 */
 	unsigned snapshot_interval_s;	/* default 60, 0 = only at stop */
+	char secret_file[CONF_PATH_MAX]; /* herd secret for links; "" = none */
+	struct conf_cidr peer_allow[CONF_ALLOW_MAX]; /* peer port allow-list */
+	size_t n_peer_allow;		/* 0 = anyone may try (and must HELLO) */
 	struct conf_places places;
 	struct conf_member members[CONF_MEMBERS_MAX];
 	size_t n_members;
@@ -88,6 +100,10 @@ struct herd_conf {
  */
 int conf_load(const char *path, struct herd_conf *conf, char *err,
 	      size_t errlen);
+
+/* True if sa's address lies in one of the blocks (or there are none). */
+bool conf_allowed(const struct conf_cidr *list, size_t n,
+		  const struct sockaddr *sa);
 
 /* Index of the member called name, or -1. */
 int conf_member_index(const struct herd_conf *conf, const char *name);

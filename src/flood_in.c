@@ -32,7 +32,7 @@ void in_close(struct in_link *l, const char *why)
 {
 	struct flooder *f = l->f;
 
-	if (l->peer >= 0)
+	if (l->authed)
 		log_msg(f->log, "link from %s down: %s (received %" PRIu64
 			" updates, applied %" PRIu64 ")", in_name(l), why,
 			l->received, l->applied);
@@ -93,7 +93,7 @@ static int hello_peer(const struct flooder *f, const struct link_msg *m,
 static void replace_older_link(struct in_link *l)
 {
 	for (struct in_link *o = l->f->ins; o != NULL; o = o->next)
-		if (o != l && o->peer == l->peer) {
+		if (o != l && o->peer == l->peer && o->authed) {
 			in_close(o, "replaced by a new connection");
 			return;
 		}
@@ -122,12 +122,27 @@ static void publish_link(struct in_link *l)
 	}
 }
 
+static void auth_context(const struct in_link *l, struct linkauth_ctx *ctx)
+{
+	*ctx = (struct linkauth_ctx){
+		.herd = l->f->conf->herd_name, .sender = in_name(l),
+		.receiver = l->f->me->name, .nonce_s = l->nonce_s,
+		.nonce_r = l->nonce_r, .epoch = l->epoch,
+	};
+}
+
+/*
+ * A HELLO from a neighbour: answer with our watermark for it, our nonce,
+ * and our proof of the herd secret.  Nothing it sends is applied until
+ * its AUTH checks out.
+ */
 static bool on_hello(struct in_link *l, const struct link_msg *m)
 {
 	const char *why = "expected HELLO";
 	int peer = m->type == LINK_HELLO ? hello_peer(l->f, m, &why) : -1;
+	char line[256], mac[LINKAUTH_MAC_LEN + 1];
+	struct linkauth_ctx ctx;
 	uint64_t epoch, change;
-	char line[96];
 	int n;
 
 	if (peer < 0) {
@@ -136,16 +151,42 @@ static bool on_hello(struct in_link *l, const struct link_msg *m)
 	}
 	l->peer = peer;
 	l->epoch = m->epoch;
-	replace_older_link(l);
-	publish_link(l);
+	memcpy(l->nonce_s, m->nonce.p, LINKAUTH_NONCE_LEN);
+	l->nonce_s[LINKAUTH_NONCE_LEN] = '\0';
+	linkauth_nonce(l->nonce_r);
+	auth_context(l, &ctx);
+	linkauth_mac(&l->f->secret, "WELCOME", &ctx, mac);
 	table_get_watermark(l->f->table, in_name(l), &epoch, &change);
 	if (epoch != m->epoch)
 		change = 0;	/* a new table over there: we hold none of it */
 	n = snprintf(line, sizeof line, "WELCOME %d %016" PRIx64 " %" PRIu64
-		     "\n", LINK_VERSION, m->epoch, change);
+		     " %s %s\n", LINK_VERSION, m->epoch, change, l->nonce_r,
+		     mac);
 	send_text(l, line, (size_t)n);
+	return true;
+}
+
+static bool on_auth(struct in_link *l, const struct link_msg *m)
+{
+	struct linkauth_ctx ctx;
+	uint64_t epoch, change;
+
+	auth_context(l, &ctx);
+	if (m->type != LINK_AUTH ||
+	    !linkauth_check(&l->f->secret, "AUTH", &ctx, m->mac.p,
+			    m->mac.len)) {
+		log_msg(l->f->log, "link from %s (%s) failed to prove the herd "
+			"secret", in_name(l), l->addr);
+		l->peer = -1;
+		refuse(l, "authentication failed", NULL);
+		return false;
+	}
+	l->authed = true;
+	replace_older_link(l);
+	publish_link(l);
+	table_get_watermark(l->f->table, in_name(l), &epoch, &change);
 	log_msg(l->f->log, "link from %s up (%s), holding its changes up to %"
-		PRIu64, in_name(l), l->addr, change);
+		PRIu64, in_name(l), l->addr, epoch == l->epoch ? change : 0);
 	return true;
 }
 
@@ -184,6 +225,8 @@ static bool on_line(void *arg, const char *line, size_t len)
 	link_msg_parse(line, len, &l->f->limits, &m);
 	if (l->peer < 0)
 		return on_hello(l, &m);
+	if (!l->authed)
+		return on_auth(l, &m);
 	switch (m.type) {
 	case LINK_AT:
 		apply_update(l, &m, line, len);
@@ -225,8 +268,17 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 void in_accept(struct flooder *f, evutil_socket_t fd,
 	       const struct sockaddr *sa)
 {
-	struct in_link *l = calloc(1, sizeof *l);
+	struct in_link *l;
+	char addr[64];
 
+	if (!conf_allowed(f->conf->peer_allow, f->conf->n_peer_allow, sa)) {
+		flood_describe_addr(sa, addr, sizeof addr);
+		log_msg(f->log, "refused a connection from %s: not in "
+			"peer_allow", addr);
+		evutil_closesocket(fd);
+		return;
+	}
+	l = calloc(1, sizeof *l);
 	if (l == NULL ||
 	    (l->bev = bufferevent_socket_new(f->base, fd,
 					     BEV_OPT_CLOSE_ON_FREE)) == NULL) {
@@ -248,9 +300,9 @@ void in_accept(struct flooder *f, evutil_socket_t fd,
 
 void in_tick(struct in_link *l, int64_t now)
 {
-	if (l->peer < 0) {
+	if (!l->authed) {
 		if (now - l->since_ms > LINK_HELLO_TIMEOUT_MS)
-			in_close(l, "no HELLO");
+			in_close(l, "no HELLO and AUTH in time");
 		return;
 	}
 	if (now - l->last_recv_ms > LINK_DEAD_AFTER_MS) {

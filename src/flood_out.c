@@ -279,12 +279,48 @@ bool out_wants_ring(const struct out_link *l)
 
 /* --- receiving ----------------------------------------------------------- */
 
+static void auth_context(const struct out_link *l, const char *nonce_r,
+			 struct linkauth_ctx *ctx)
+{
+	*ctx = (struct linkauth_ctx){
+		.herd = l->f->conf->herd_name, .sender = l->f->me->name,
+		.receiver = peer_name(l), .nonce_s = l->nonce,
+		.nonce_r = nonce_r, .epoch = table_epoch(l->f->table),
+	};
+}
+
+/*
+ * The neighbour proved it knows the herd secret (or neither of us has
+ * one): prove it back, then start sending.
+ */
+static bool on_welcome(struct out_link *l, const struct link_msg *m)
+{
+	char nonce_r[LINKAUTH_NONCE_LEN + 1], mac[LINKAUTH_MAC_LEN + 1];
+	char auth[LINKAUTH_MAC_LEN + 8];
+	struct linkauth_ctx ctx;
+	int n;
+
+	memcpy(nonce_r, m->nonce.p, LINKAUTH_NONCE_LEN);
+	nonce_r[LINKAUTH_NONCE_LEN] = '\0';
+	auth_context(l, nonce_r, &ctx);
+	if (!linkauth_check(&l->f->secret, "WELCOME", &ctx, m->mac.p,
+			    m->mac.len)) {
+		log_msg(l->f->log, "%s failed to prove the herd secret",
+			peer_name(l));
+		link_fail(l, "authentication failed");
+		return false;
+	}
+	linkauth_mac(&l->f->secret, "AUTH", &ctx, mac);
+	n = snprintf(auth, sizeof auth, "AUTH %s\n", mac);
+	send_text(l, auth, (size_t)n);
+	go_up(l, m->epoch == table_epoch(l->f->table) ? m->change : 0);
+	return true;
+}
+
 static bool on_hello_reply(struct out_link *l, const struct link_msg *m)
 {
-	if (m->type == LINK_WELCOME) {
-		go_up(l, m->epoch == table_epoch(l->f->table) ? m->change : 0);
-		return true;
-	}
+	if (m->type == LINK_WELCOME)
+		return on_welcome(l, m);
 	if (m->type == LINK_REFUSE)
 		log_msg(l->f->log, "%s refused our link: %.*s", peer_name(l),
 			(int)m->reason.len, m->reason.p);
@@ -333,10 +369,12 @@ static void send_hello(struct out_link *l)
 {
 	const struct flooder *f = l->f;
 	char hello[256];
-	int n = snprintf(hello, sizeof hello, "HELLO %d %s %s %s %016" PRIx64
-			 "\n", LINK_VERSION, f->conf->herd_name, f->me->name,
-			 peer_name(l), table_epoch(f->table));
+	int n;
 
+	linkauth_nonce(l->nonce);
+	n = snprintf(hello, sizeof hello, "HELLO %d %s %s %s %016" PRIx64
+		     " %s\n", LINK_VERSION, f->conf->herd_name, f->me->name,
+		     peer_name(l), table_epoch(f->table), l->nonce);
 	send_text(l, hello, (size_t)n);
 	set_state(l, OUT_HELLO);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <openssl/crypto.h>
 
 #include "flooder_int.h"
 #include "lines.h"
@@ -237,12 +238,13 @@ static void teardown(struct flooder *f)
 		event_base_free(f->base);
 	log_close(f->log);
 	free(f->line);
+	OPENSSL_cleanse(&f->secret, sizeof f->secret);
 }
 
 int flooder_main(const struct flooder_args *args)
 {
 	static struct flooder f;	/* large: the out-links */
-	char tag[PROTO_NAME_MAX + 16];
+	char tag[PROTO_NAME_MAX + 16], err[CONF_PATH_MAX + 64];
 	int status = EXIT_SUCCESS;
 
 	memset(&f, 0, sizeof f);
@@ -260,6 +262,10 @@ int flooder_main(const struct flooder_args *args)
 	if (f.log == NULL || f.line == NULL ||
 	    setup_events(&f, args->peer_fd) != 0) {
 		fprintf(stderr, "%s: cannot start: %s\n", tag, strerror(errno));
+		status = EXIT_FAILURE;
+	} else if (linkauth_load(f.conf->secret_file, &f.secret, err,
+				 sizeof err) != 0) {
+		log_msg(f.log, "cannot start: %s", err);
 		status = EXIT_FAILURE;
 	} else {
 		log_msg(f.log, "started (pid %ld), %zu neighbours, "

@@ -14,6 +14,7 @@
 #include <event2/listener.h>
 
 #include "config.h"
+#include "linkauth.h"
 #include "linkmsg.h"
 #include "log.h"
 #include "stats.h"
@@ -52,6 +53,7 @@ struct out_link {
 	unsigned backoff_ms;
 	bool failing;			/* a connect failure is already logged */
 	bool discarding;		/* inside an over-long line */
+	char nonce[LINKAUTH_NONCE_LEN + 1];	/* ours, in the HELLO */
 	int64_t state_ms;		/* when it entered state */
 	int64_t last_recv_ms, last_send_ms, pending_ms;
 	uint64_t cursor;		/* every change <= cursor is sent */
@@ -71,7 +73,10 @@ struct in_link {
 	struct bufferevent *bev;
 	struct in_link *prev, *next;
 	int peer;			/* member index; -1 until HELLO */
+	bool authed;			/* AUTH checked: updates welcome */
 	uint64_t epoch;			/* the sender's table epoch */
+	char nonce_s[LINKAUTH_NONCE_LEN + 1];	/* from the HELLO */
+	char nonce_r[LINKAUTH_NONCE_LEN + 1];	/* ours, in the WELCOME */
 	bool discarding;		/* inside an over-long line */
 	bool closing;			/* free once the output is written */
 	int64_t since_ms, last_recv_ms, last_send_ms;
@@ -87,6 +92,7 @@ struct flooder {
 	struct member_stats *stats;
 	struct herd_log *log;
 	struct proto_limits limits;
+	struct linkauth_secret secret;
 	struct event_base *base;
 	struct event *wake_ev, *pump_ev, *tick_ev, *signal_evs[2];
 	struct evconnlistener *listener;

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#define LINK_FIELDS_MAX 6
+#define LINK_FIELDS_MAX 7
 
 static bool is_space(char c)
 {
@@ -62,6 +62,23 @@ static bool parse_u64(const struct proto_span *s, uint64_t *out)
 	return true;
 }
 
+static bool is_hex(const struct proto_span *s, size_t len)
+{
+	if (s->len != len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s->p[i] >= '0' && s->p[i] <= '9') ||
+		      (s->p[i] >= 'a' && s->p[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* A MAC: hex, or "-" from a member without a secret. */
+static bool is_mac(const struct proto_span *s)
+{
+	return (s->len == 1 && s->p[0] == '-') || is_hex(s, LINKAUTH_MAC_LEN);
+}
+
 static bool parse_hex64(const struct proto_span *s, uint64_t *out)
 {
 	uint64_t v = 0;
@@ -94,17 +111,27 @@ static bool is_version(const struct proto_span *s)
 static enum link_msg_type parse_fields(const struct proto_span *f, size_t n,
 				       struct link_msg *m)
 {
-	if (n == 6 && span_is(&f[0], "HELLO") && is_version(&f[1]) &&
+	if (n == 7 && span_is(&f[0], "HELLO") && is_version(&f[1]) &&
 	    f[2].len <= PROTO_NAME_MAX && f[3].len <= PROTO_NAME_MAX &&
-	    f[4].len <= PROTO_NAME_MAX && parse_hex64(&f[5], &m->epoch)) {
+	    f[4].len <= PROTO_NAME_MAX && parse_hex64(&f[5], &m->epoch) &&
+	    is_hex(&f[6], LINKAUTH_NONCE_LEN)) {
 		m->herd = f[2];
 		m->from = f[3];
 		m->to = f[4];
+		m->nonce = f[6];
 		return LINK_HELLO;
 	}
-	if (n == 4 && span_is(&f[0], "WELCOME") && is_version(&f[1]) &&
-	    parse_hex64(&f[2], &m->epoch) && parse_u64(&f[3], &m->change))
+	if (n == 6 && span_is(&f[0], "WELCOME") && is_version(&f[1]) &&
+	    parse_hex64(&f[2], &m->epoch) && parse_u64(&f[3], &m->change) &&
+	    is_hex(&f[4], LINKAUTH_NONCE_LEN) && is_mac(&f[5])) {
+		m->nonce = f[4];
+		m->mac = f[5];
 		return LINK_WELCOME;
+	}
+	if (n == 2 && span_is(&f[0], "AUTH") && is_mac(&f[1])) {
+		m->mac = f[1];
+		return LINK_AUTH;
+	}
 	if (n == 2 && span_is(&f[0], "MARK") && parse_u64(&f[1], &m->change))
 		return LINK_MARK;
 	if (n == 1 && span_is(&f[0], "PING"))

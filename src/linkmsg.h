@@ -6,10 +6,12 @@
  * pair of neighbours has two links, one each way.  Every message is one
  * text line, so a capture of a link reads well with nc:
  *
- *   sender   -> receiver   HELLO 1 <herd> <from> <to> <epoch>
- *   receiver -> sender     WELCOME 1 <epoch> <change>
+ *   sender   -> receiver   HELLO 1 <herd> <from> <to> <epoch> <nonce>
+ *   receiver -> sender     WELCOME 1 <epoch> <change> <nonce> <mac>
  *                          ("of your table, epoch <epoch>, I hold every
  *                          change up to <change>"; epoch 0 = nothing)
+ *   sender   -> receiver   AUTH <mac>
+ *                          (nonces and MACs: see linkauth.h)
  *   receiver -> sender     REFUSE <reason...>           (then closes)
  *   sender   -> receiver   AT <server> <diff> <client> <location> <time>
  *   sender   -> receiver   MARK <change>
@@ -26,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "linkauth.h"
 #include "protocol.h"
 
 #define LINK_VERSION 1
@@ -38,6 +41,7 @@ enum link_msg_type {
 	LINK_AT,
 	LINK_MARK,
 	LINK_PING,
+	LINK_AUTH,
 };
 
 struct link_msg {
@@ -45,6 +49,8 @@ struct link_msg {
 	struct proto_span herd, from, to;	/* HELLO */
 	uint64_t epoch;				/* HELLO, WELCOME */
 	uint64_t change;			/* WELCOME, MARK */
+	struct proto_span nonce;		/* HELLO, WELCOME */
+	struct proto_span mac;			/* WELCOME, AUTH */
 	struct proto_span reason;		/* REFUSE */
 	struct proto_cmd at;			/* AT */
 };

@@ -92,8 +92,8 @@ static int prepare(struct supervisor *s, bool run_here[], char *why,
 	    conf_select(s->spare, s->opts->members, s->opts->n_members,
 			run_here, why, len) < 0)
 		return -1;
-	if (check_places(s->spare) != 0) {
-		snprintf(why, len, "%s: the [places] settings do not work "
+	if (check_places(s->spare) != 0 || check_secret(s->spare) != 0) {
+		snprintf(why, len, "%s: the [places] or secret_file settings do not work "
 			 "(see herdd's log)", s->spare->path);
 		return -1;
 	}

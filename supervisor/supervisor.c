@@ -26,9 +26,11 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 #include <systemd/sd-daemon.h>
 
 #include "flooder.h"
+#include "linkauth.h"
 #include "places.h"
 #include "snapshot.h"
 #include "worker.h"
@@ -763,9 +765,23 @@ int check_places(const struct herd_conf *conf)
 	return p == NULL ? -1 : 0;
 }
 
+/* The flooders read the secret after fork: make sure they can. */
+int check_secret(const struct herd_conf *conf)
+{
+	struct linkauth_secret secret;
+	char err[CONF_PATH_MAX + 64];
+	int rc = linkauth_load(conf->secret_file, &secret, err, sizeof err);
+
+	if (rc != 0)
+		fprintf(stderr, "herdd: %s: %s\n", conf->path, err);
+	OPENSSL_cleanse(&secret, sizeof secret);
+	return rc;
+}
+
 static int start_everything(struct supervisor *s, bool detached)
 {
-	if (check_places(s->conf) != 0 || setup_signals(s) != 0 ||
+	if (check_places(s->conf) != 0 || check_secret(s->conf) != 0 ||
+	    setup_signals(s) != 0 ||
 	    resolve_user(s) != 0 ||
 	    open_control(s) != 0 || start_members(s) != 0)
 		return -1;

@@ -92,6 +92,7 @@ int spawn_kid(struct supervisor *s, struct member_run *run, unsigned slot);
 void member_release(struct member_run *run);
 void save_snapshot(struct member_run *run);
 int check_places(const struct herd_conf *conf);
+int check_secret(const struct herd_conf *conf);
 void begin_stop(struct supervisor *s, const char *why);
 void sup_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
