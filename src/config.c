@@ -472,6 +472,7 @@ static const struct key_spec herd_keys[] = {
 	INT_KEY(struct herd_conf, "max_line", max_line, 64, 1048576),
 	INT_KEY(struct herd_conf, "max_client_len", max_client_len, 1, 1024),
 	INT_KEY(struct herd_conf, "idle_timeout", idle_timeout_s, 0, 2592000),
+	INT_KEY(struct herd_conf, "line_timeout", line_timeout_s, 0, 2592000),
 	INT_KEY(struct herd_conf, "max_clients", max_clients, 1, 1000000),
 	INT_KEY(struct herd_conf, "max_output", max_output,
 		4096, 1073741824),
@@ -865,6 +866,7 @@ static void set_defaults(struct herd_conf *conf)
 	conf->max_line = 4096;
 	conf->max_client_len = 255;
 	conf->idle_timeout_s = 300;
+	conf->line_timeout_s = 30;
 	conf->max_clients = 10000;
 	conf->max_output = 1024 * 1024;
 	conf->respawn_budget = 5;

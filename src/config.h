@@ -81,6 +81,7 @@ struct herd_conf {
 	size_t max_line;		/* default 4096 */
 	size_t max_client_len;		/* default 255, at most 1024 */
 	unsigned idle_timeout_s;	/* default 300, 0 = none */
+	unsigned line_timeout_s;	/* a started line must end: default 30 */
 	unsigned max_clients;		/* per worker, default 10000 */
 	size_t max_output;		/* per client, default 1 MiB */
 	unsigned respawn_budget;	/* crashes per minute per slot, default 5 */

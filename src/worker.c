@@ -51,6 +51,7 @@ struct conn {
 	bool eof;		/* client closed its write side */
 	bool closing;		/* free once the output is written */
 	const char *close_why;	/* for the log */
+	struct event *line_timer; /* a started line must end in time */
 	struct replyq replies;	/* in order, also with WHATSATs pending */
 };
 
@@ -333,6 +334,8 @@ static void conn_free(struct conn *c, const char *why)
 	struct worker *w = c->w;
 
 	replyq_clear(&c->replies, cancel_whatsat);
+	if (c->line_timer != NULL)
+		event_free(c->line_timer);
 	if (w->conf->log_io)
 		log_traffic(w->log, "close", c->id, "", why, strlen(why));
 	if (c->prev != NULL)
@@ -426,12 +429,48 @@ static void conn_settle(struct conn *c)
 		conn_close_when_flushed(c, "eof");
 }
 
+static void line_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_free(arg, "timeout: line not finished");
+}
+
+/*
+ * Slow clients (slowloris): a line that has started must end within
+ * line_timeout, however steadily its bytes trickle in.  The clock restarts
+ * whenever a line completes, so a busy pipelining client is never cut.
+ */
+static void conn_watch_partial_line(struct conn *c, size_t before)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct timeval limit = { c->w->conf->line_timeout_s, 0 };
+	size_t left = evbuffer_get_length(in);
+
+	if (c->w->conf->line_timeout_s == 0)
+		return;
+	if (left == 0 && !c->discarding) {
+		if (c->line_timer != NULL)
+			event_del(c->line_timer);
+		return;
+	}
+	if (c->line_timer == NULL) {
+		c->line_timer = evtimer_new(c->w->base, line_timeout_cb, c);
+		if (c->line_timer == NULL)
+			return;
+	} else if (left >= before && evtimer_pending(c->line_timer, NULL)) {
+		return;		/* no line completed: the clock runs on */
+	}
+	evtimer_add(c->line_timer, &limit);
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
+	size_t before = evbuffer_get_length(bufferevent_get_input(bev));
 
-	(void)bev;
 	conn_process_input(c);
+	conn_watch_partial_line(c, before);
 	conn_settle(c);
 }
 
