@@ -465,6 +465,7 @@ static const struct key_spec herd_keys[] = {
 	KEY(struct herd_conf, "state_dir", parse_path, state_dir),
 	KEY(struct herd_conf, "run_dir", parse_path, run_dir),
 	KEY(struct herd_conf, "control_socket", parse_path, control_socket),
+	KEY(struct herd_conf, "table_dir", parse_path, table_dir),
 	KEY(struct herd_conf, "user", parse_string, user),
 	KEY(struct herd_conf, "log_io", parse_bool, log_io),
 	INT_KEY(struct herd_conf, "table_capacity", table_capacity,
@@ -922,6 +923,8 @@ static void finish_paths(struct parser *p)
 
 	if (slash == conf->path)
 		dir_len = 1;	/* a file in / */
+	if (conf->table_dir[0] == '\0')
+		memcpy(conf->table_dir, conf->run_dir, sizeof conf->table_dir);
 	if (conf->control_socket[0] == '\0') {
 		n = snprintf(conf->control_socket, sizeof conf->control_socket,
 			     "%s/herdd.sock", conf->run_dir);

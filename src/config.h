@@ -75,6 +75,7 @@ struct herd_conf {
 	char state_dir[CONF_PATH_MAX];	/* default LOCALSTATEDIR/lib/herd */
 	char run_dir[CONF_PATH_MAX];	/* default RUNSTATEDIR/herd */
 	char control_socket[CONF_PATH_MAX]; /* default run_dir/herdd.sock */
+	char table_dir[CONF_PATH_MAX];	/* table files; default run_dir */
 	char user[64];			/* drop to this user; "" = stay */
 	bool log_io;			/* log client lines, default yes */
 	size_t table_capacity;		/* default 100000 */

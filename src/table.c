@@ -58,7 +58,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "table.h"
@@ -1005,29 +1008,92 @@ static int init_table(struct table *t)
 	return err;
 }
 
+/* Maps fd (or anonymous memory if fd < 0) and initialises a new table. */
+static struct table *map_new(const struct table *geometry, int fd)
+{
+	struct table *t;
+	int err;
+
+	t = mmap(NULL, geometry->map_size, PROT_READ | PROT_WRITE,
+		 fd < 0 ? MAP_SHARED | MAP_ANONYMOUS : MAP_SHARED, fd, 0);
+	if (t == MAP_FAILED)
+		return NULL;
+	memcpy(t, geometry, sizeof *geometry);
+	err = init_table(t);
+	if (err != 0) {
+		/* Linux's mutexes hold no resources: unmapping frees all. */
+		(void)munmap(t, geometry->map_size);
+		errno = err;
+		return NULL;
+	}
+	return t;
+}
+
 struct table *table_create(size_t capacity, size_t line_max)
 {
 	struct table geometry = { 0 };
-	struct table *t;
-	int err;
 
 	if (!plan_layout(capacity, line_max, &geometry)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	t = mmap(NULL, geometry.map_size, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED)
-		return NULL;
-	memcpy(t, &geometry, sizeof geometry);
-	err = init_table(t);
-	if (err != 0) {
-		/* Linux's mutexes hold no resources: unmapping frees all. */
-		(void)munmap(t, geometry.map_size);
-		errno = err;
+	return map_new(&geometry, -1);
+}
+
+/* True if the file at fd holds a table of exactly this geometry. */
+static bool same_geometry(int fd, const struct table *want)
+{
+	struct table have;
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (uint64_t)st.st_size == want->map_size &&
+	       pread(fd, &have, sizeof have, 0) == (ssize_t)sizeof have &&
+	       have.magic == TABLE_MAGIC && have.version == TABLE_VERSION &&
+	       have.capacity == want->capacity &&
+	       have.line_max == want->line_max &&
+	       have.nslots == want->nslots && have.map_size == want->map_size;
+}
+
+static struct table *reattach(int fd, const struct table *geometry)
+{
+	struct table *t = mmap(NULL, geometry->map_size,
+			       PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return t == MAP_FAILED ? NULL : t;
+}
+
+struct table *table_open(const char *path, size_t capacity, size_t line_max,
+			 int *fd_out, bool *reattached)
+{
+	struct table geometry = { 0 };
+	struct table *t = NULL;
+	int fd, saved;
+
+	*reattached = false;
+	if (!plan_layout(capacity, line_max, &geometry)) {
+		errno = EINVAL;
 		return NULL;
 	}
-	return t;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		errno = EBUSY;		/* another herdd runs this member */
+	} else if (same_geometry(fd, &geometry)) {
+		t = reattach(fd, &geometry);
+		*reattached = t != NULL;
+	} else if (ftruncate(fd, 0) == 0 &&
+		   ftruncate(fd, (off_t)geometry.map_size) == 0) {
+		t = map_new(&geometry, fd);
+	}
+	if (t != NULL) {
+		*fd_out = fd;
+		return t;
+	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return NULL;
 }
 
 void table_destroy(struct table *t)

@@ -66,6 +66,19 @@ enum table_result {
  */
 struct table *table_create(size_t capacity, size_t line_max);
 
+/*
+ * The same in a file, so the table outlives every process that maps it:
+ * herdd killed outright and restarted finds every location, lock and
+ * watermark where it was (a lock whose owner died is repaired as above).
+ * If path holds a table of this geometry it is mapped again
+ * (*reattached true; it keeps its epoch and change counter), else it is
+ * made anew.  The file is locked (flock) for as long as *fd_out stays
+ * open, so a second herdd cannot take the same member: it fails with
+ * EBUSY.  Returns NULL with errno set on failure.
+ */
+struct table *table_open(const char *path, size_t capacity, size_t line_max,
+			 int *fd_out, bool *reattached);
+
 /* Unmaps the table (in the calling process only). */
 void table_destroy(struct table *t);
 

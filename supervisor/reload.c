@@ -42,8 +42,9 @@ static const char *needs_restart(const struct herd_conf *old,
 				 const struct herd_conf *new)
 {
 	if (!SAME_TEXT(log_dir) || !SAME_TEXT(state_dir) ||
-	    !SAME_TEXT(run_dir) || !SAME_TEXT(control_socket))
-		return "log_dir, state_dir, run_dir and control_socket";
+	    !SAME_TEXT(run_dir) || !SAME_TEXT(control_socket) ||
+	    !SAME_TEXT(table_dir))
+		return "log_dir, state_dir, run_dir, table_dir and control_socket";
 	if (!SAME_TEXT(user))
 		return "user";
 	if (!SAME_VALUE(table_capacity) || !SAME_VALUE(max_client_len))

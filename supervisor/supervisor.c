@@ -160,17 +160,31 @@ static void plan_kids(struct supervisor *s, struct member_run *run)
 				       m->n_neighbours > 0;
 }
 
+/*
+ * The table lives in a file in table_dir, so herdd killed outright (all of
+ * it) finds every acknowledged location again when it comes back.
+ */
 static int create_shared(struct supervisor *s, struct member_run *run)
 {
 	size_t line_max = PROTO_AT_MAX(s->conf->max_client_len);
+	char path[CONF_PATH_MAX + PROTO_NAME_MAX + 8];
 
-	run->table = table_create(s->conf->table_capacity, line_max);
+	snprintf(path, sizeof path, "%s/%s.table", s->conf->table_dir,
+		 run->name);
+	run->table = table_open(path, s->conf->table_capacity, line_max,
+				&run->table_fd, &run->reattached);
+	if (run->table == NULL) {
+		fprintf(stderr, "herdd: %s: cannot open a table of %zu clients "
+			"in %s: %s\n", run->name, s->conf->table_capacity, path,
+			errno == EBUSY ? "another herdd runs this member" :
+			strerror(errno));
+		return -1;
+	}
 	run->stats = stats_create();
 	run->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (run->table != NULL && run->stats != NULL && run->wake_fd >= 0)
+	if (run->stats != NULL && run->wake_fd >= 0)
 		return 0;
-	fprintf(stderr, "herdd: %s: cannot create a table of %zu clients: "
-		"%s\n", run->name, s->conf->table_capacity, strerror(errno));
+	fprintf(stderr, "herdd: %s: %s\n", run->name, strerror(errno));
 	return -1;
 }
 
@@ -215,7 +229,7 @@ int member_start(struct supervisor *s, struct member_run *run, size_t index)
 	memset(run, 0, sizeof *run);
 	run->active = true;
 	run->index = index;
-	run->peer_fd = run->wake_fd = -1;
+	run->peer_fd = run->wake_fd = run->table_fd = -1;
 	for (unsigned i = 0; i < MAX_WORKERS; i++)
 		run->listen_fds[i] = -1;
 	snprintf(run->name, sizeof run->name, "%s",
@@ -233,7 +247,11 @@ int member_start(struct supervisor *s, struct member_run *run, size_t index)
 	plan_kids(s, run);
 	if (create_shared(s, run) != 0 || open_listeners(s, run) != 0)
 		return -1;
-	load_snapshot(s, run);
+	if (run->reattached)
+		log_msg(run->log, "found the table as the last herdd left it: "
+			"%zu locations", table_count(run->table));
+	else
+		load_snapshot(s, run);
 	log_msg(run->log, "member starting: %u workers on %s",
 		s->conf->workers, s->conf->members[index].client.text);
 	return 0;
@@ -249,6 +267,8 @@ void member_release(struct member_run *run)
 	if (run->wake_fd >= 0)
 		close(run->wake_fd);
 	table_destroy(run->table);
+	if (run->table_fd >= 0)
+		close(run->table_fd);
 	stats_destroy(run->stats);
 	log_msg(run->log, "member stopped");
 	log_close(run->log);
@@ -275,6 +295,7 @@ static void close_others(struct supervisor *s, const struct member_run *mine,
 			close(run->peer_fd);
 		if (run != mine)
 			close(run->wake_fd);
+		close(run->table_fd);	/* the mapping is all a kid needs */
 	}
 }
 

@@ -48,6 +48,8 @@ struct member_run {
 	size_t index;			/* into conf->members */
 	char name[PROTO_NAME_MAX + 1];
 	struct table *table;
+	int table_fd;			/* holds the table file's lock */
+	bool reattached;		/* the table outlived the last herdd */
 	struct member_stats *stats;
 	struct herd_log *log;
 	char log_path[CONF_PATH_MAX + PROTO_NAME_MAX + 8];

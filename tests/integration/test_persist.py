@@ -32,28 +32,81 @@ def snap_path(h, member):
     return os.path.join(h.dir, "state", member + ".snap")
 
 
+def reboot(h):
+    """What a host restart does to herd: the table files (tmpfs) are gone."""
+    for name in os.listdir(os.path.join(h.dir, "run")):
+        if name.endswith(".table"):
+            os.unlink(os.path.join(h.dir, "run", name))
+
+
+def kill_9(h):
+    os.killpg(h.proc.pid, signal.SIGKILL)
+    h.proc.wait()
+    h.proc = None
+
+
 def test_restart_keeps_every_location():
     h = Herd(herd={"snapshot_interval": 0}).start()
     stored = {"keep%d" % i: ask(h, "Riley", iamat("keep%d" % i))
               for i in range(200)}
     check(h.stop() == 0, "stop failed")
+    h.start()
+    for client, line in stored.items():
+        check(lookup(h, "Riley", client) == line, "%s lost" % client)
+    check(b"as the last herdd left it: 200 locations" in
+          h.log_text("Riley"), "table not found again")
+
+
+def test_kill_9_of_everything_loses_no_acknowledged_location():
+    h = Herd(herd={"snapshot_interval": 0}).start()
+    stored = {"k9.%d" % i: ask(h, "Riley", iamat("k9.%d" % i))
+              for i in range(300)}
+    kill_9(h)           # supervisor and children, no snapshot at all
+    h.start()
+    for client, line in stored.items():
+        check(lookup(h, "Riley", client) == line, "%s lost" % client)
+
+
+def test_host_restart_loads_the_snapshot_written_at_stop():
+    h = Herd(herd={"snapshot_interval": 0}).start()
+    stored = {"boot%d" % i: ask(h, "Riley", iamat("boot%d" % i))
+              for i in range(200)}
+    check(h.stop() == 0, "stop failed")
     check(os.path.getsize(snap_path(h, "Riley")) > 0, "no snapshot at stop")
+    reboot(h)
     h.start()
     for client, line in stored.items():
         check(lookup(h, "Riley", client) == line, "%s lost" % client)
     check(b"loaded 200 locations" in h.log_text("Riley"), "not logged")
 
 
-def test_periodic_snapshot_survives_kill_9():
+def test_periodic_snapshot_survives_a_crash_and_reboot():
     h = Herd(herd={"snapshot_interval": 1}).start()
     line = ask(h, "Riley", iamat("periodic"))
     wait_for(lambda: b"saved 1 locations" in h.log_text("Riley"), 10,
              "a periodic snapshot")
-    os.killpg(h.proc.pid, signal.SIGKILL)
-    h.proc.wait()
-    h.proc = None
+    kill_9(h)
+    reboot(h)
     h.start()
-    check(lookup(h, "Riley", "periodic") == line, "lost after kill -9")
+    check(lookup(h, "Riley", "periodic") == line, "lost")
+
+
+def test_second_herdd_cannot_take_a_running_member():
+    h = Herd().start()
+    other = Herd()
+    with open(h.conf) as f:
+        text = f.read()
+    with open(other.conf, "w") as f:     # same member, same table file,
+        f.write(text.replace("control_socket", "x_unused")   # other socket
+                .replace("[herd]\n", "[herd]\ncontrol_socket = %s\n"
+                         % os.path.join(other.dir, "c.sock"), 1))
+    other.start(wait=False)
+    status = other.proc.wait(10)
+    other.proc = None
+    check(status != 0, "a second herdd started the same member")
+    check("another herdd runs this member" in other.stderr_text(),
+          other.stderr_text())
+    check(AT_RE.match(ask(h, "Riley", iamat("still.mine"))), "first hurt")
 
 
 def _corrupt(path, how):
@@ -75,6 +128,7 @@ def _corrupt_then_resync(how):
     wait_for(lambda: lookup(h, "Jaquez", "taught") == line, 10, "flood")
     h.stop()
     _corrupt(snap_path(h, "Riley"), how)
+    reboot(h)
     h.start_member("Jaquez")
     h.start_member("Riley")
     log = h.log_text("Riley")
