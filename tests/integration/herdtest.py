@@ -323,6 +323,16 @@ class Herd:
                      10, "%s's workers and flooder" % member)
         return proc
 
+    @staticmethod
+    def kid_pids(pid):
+        """[(comm, pid)] of herd processes whose parent is pid."""
+        out = []
+        for k in proc_children(pid):
+            comm = proc_comm(k) or ""
+            if comm.startswith("herd-"):
+                out.append((comm, k))
+        return out
+
     def _kid_count(self, pid):
         return sum(1 for k in proc_children(pid)
                    if (proc_comm(k) or "").startswith("herd-"))
