@@ -572,6 +572,9 @@ static bool start_server(struct fake *f, unsigned port)
 			port);
 		return false;
 	}
+	/* evhttp listens with a backlog of 128; a thousand herd workers'
+	   connections at once need more (listen again just resizes it). */
+	(void)listen(evhttp_bound_socket_get_fd(bound), 4096);
 	printf("PORT %d\n", actual);
 	fflush(stdout);
 	return true;
