@@ -162,6 +162,20 @@ class Client:
         self.sock.close()
 
 
+def lookup(h, member, client):
+    """The AT line member holds for client (asked with WHATSAT), or None."""
+    c = Client(h.ports[member], timeout=5)
+    try:
+        c.send("WHATSAT %s 1 1\n" % client)
+        first = c.line()
+        if first.startswith(b"? "):
+            return None
+        c.until(b"\n\n")
+        return first
+    finally:
+        c.close()
+
+
 def iamat(client, when=None, location="+34.068930-118.445127"):
     if when is None:
         when = "%.9f" % time.time()

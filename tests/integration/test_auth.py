@@ -5,7 +5,7 @@ import socket
 import threading
 import time
 
-from herdtest import (AT_RE, Client, Herd, TestFailure, check, iamat,
+from herdtest import (AT_RE, Client, Herd, TestFailure, check, iamat, lookup,
                       run_tests, wait_for)
 
 SECRET = "correct horse battery staple 2021\n"
@@ -17,19 +17,6 @@ def secret_herd(**kw):
     with open(os.path.join(h.dir, "secret"), "w") as f:
         f.write(SECRET)
     return h
-
-
-def lookup(h, member, client):
-    c = Client(h.ports[member], timeout=5)
-    try:
-        c.send("WHATSAT %s 1 1\n" % client)
-        first = c.line()
-        if first.startswith(b"? "):
-            return None
-        c.until(b"\n\n")
-        return first
-    finally:
-        c.close()
 
 
 def test_members_with_the_secret_flood():

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from herdtest import (AT_RE, Client, Herd, TestFailure, check, iamat,
+from herdtest import (AT_RE, Client, Herd, TestFailure, check, iamat, lookup,
                       run_tests, wait_for)
 
 MEMBERS = ("Riley", "Jaquez", "Juzang", "Campbell", "Bernard")
@@ -19,20 +19,6 @@ LINKS = (("Riley", "Jaquez"), ("Riley", "Juzang"), ("Bernard", "Jaquez"),
 
 def herd_2021(**kw):
     return Herd(members=MEMBERS, links=LINKS, **kw)
-
-
-def lookup(h, member, client):
-    """The AT line member holds for client, or None."""
-    c = Client(h.ports[member], timeout=5)
-    try:
-        c.send("WHATSAT %s 1 1\n" % client)
-        first = c.line()
-        if first.startswith(b"? "):
-            return None
-        c.until(b"\n\n")
-        return first
-    finally:
-        c.close()
 
 
 def report(h, member, client, when=None):

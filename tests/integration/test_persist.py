@@ -3,7 +3,7 @@
 import os
 import signal
 
-from herdtest import (AT_RE, Client, Herd, check, iamat, run_tests,
+from herdtest import (AT_RE, Client, Herd, check, iamat, lookup, run_tests,
                       wait_for)
 
 
@@ -11,19 +11,6 @@ def ask(h, member, line):
     c = Client(h.ports[member])
     try:
         return c.ask(line)
-    finally:
-        c.close()
-
-
-def lookup(h, member, client):
-    c = Client(h.ports[member], timeout=5)
-    try:
-        c.send("WHATSAT %s 1 1\n" % client)
-        first = c.line()
-        if first.startswith(b"? "):
-            return None
-        c.until(b"\n\n")
-        return first
     finally:
         c.close()
 

@@ -22,8 +22,8 @@ import time
 import urllib.parse
 
 import herdtest
-from herdtest import (AT_RE, Herd, TestFailure, check, free_port,
-                      iamat, run_tests, wait_for)
+from herdtest import (AT_RE, Herd, TestFailure, check, free_port, iamat,
+                      lookup, run_tests, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("HERD_SRCDIR", os.path.join(HERE, "..", ".."))
@@ -295,20 +295,6 @@ def report(c, client, location=UCLA, when=None):
     line = c.ask(iamat(client, when, location))
     check(AT_RE.match(line), "bad IAMAT reply %r" % line)
     return line
-
-
-def lookup(h, member, client):
-    """The AT line member holds for client, or None."""
-    c = h.client(member, timeout=5)
-    try:
-        c.send("WHATSAT %s 1 1\n" % client)
-        first = c.line()
-        if first.startswith(b"? "):
-            return None
-        c.until(b"\n\n")
-        return first
-    finally:
-        c.close()
 
 
 def google_herd(fake, key_dir, provider="google", **places):
