@@ -210,23 +210,30 @@ static const void *take(struct reader *r, size_t len)
 	return at;
 }
 
-static uint64_t take_u64(struct reader *r)
+/* Copies the next size bytes into out (zeros past the end). */
+static void take_copy(struct reader *r, void *out, size_t size)
 {
-	const void *at = take(r, 8);
-	uint64_t v = 0;
+	const void *at = take(r, size);
 
 	if (at != NULL)
-		memcpy(&v, at, sizeof v);
+		memcpy(out, at, size);
+	else
+		memset(out, 0, size);
+}
+
+static uint64_t take_u64(struct reader *r)
+{
+	uint64_t v;
+
+	take_copy(r, &v, sizeof v);
 	return v;
 }
 
 static uint32_t take_u32(struct reader *r)
 {
-	const void *at = take(r, 4);
-	uint32_t v = 0;
+	uint32_t v;
 
-	if (at != NULL)
-		memcpy(&v, at, sizeof v);
+	take_copy(r, &v, sizeof v);
 	return v;
 }
 
