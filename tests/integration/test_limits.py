@@ -11,6 +11,9 @@ from herdtest import (AT_RE, Client, Herd, check, iamat, run_tests,
                       wait_for)
 
 JUNK_BYTES = int(os.environ.get("HERD_JUNK_BYTES", str(1 << 30)))
+# Under AddressSanitizer freed memory sits in quarantine and RSS says
+# nothing about leaks or bounds: only the behaviour is checked there.
+SANITIZED = os.environ.get("HERD_SANITIZERS") == "yes"
 
 
 def rss_kib(pid):
@@ -126,8 +129,8 @@ def test_gigabyte_of_junk_leaves_worker_serving_with_flat_memory():
     s.close()
     check(sent >= JUNK_BYTES, "sent only %d bytes in time" % sent)
     check(got[0] > sent // 2, "answers missing: %d for %d" % (got[0], sent))
-    check(peak - before < 32 * 1024, "RSS grew from %d to %d KiB"
-          % (before, peak))
+    check(SANITIZED or peak - before < 32 * 1024,
+          "RSS grew from %d to %d KiB" % (before, peak))
     check(only_worker(h) == pid, "the worker was restarted")
     c = h.client()
     check(AT_RE.match(c.ask(iamat("after.junk"))), "not serving")
@@ -154,10 +157,11 @@ def test_client_that_never_reads_is_dropped_without_memory_growth():
             except BlockingIOError:
                 break
     grown = rss_kib(pid) - before
-    check(grown < 16 * 1024, "RSS grew by %d KiB for 20 non-readers" % grown)
+    check(SANITIZED or grown < 16 * 1024,
+          "RSS grew by %d KiB for 20 non-readers" % grown)
     # Never read: each is dropped at the write timeout (idle_timeout).
     wait_for(lambda: h.log_text("Riley").count(
-        b"timeout: client not reading") >= 20, 20,
+        b"timeout: client not reading") >= 20, 90,
         "the 20 non-readers to be dropped", interval=0.2)
     for s in hogs:
         s.close()
