@@ -21,6 +21,19 @@
 
 #define CONTROL_RETRY_MS	10	/* connect retry while the backlog is full */
 
+/* Strict JSON, but trailing bytes are ours to report. */
+#ifdef JSON_TOKENER_ALLOW_TRAILING_CHARS
+#define TOKENER_FLAGS	(JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS)
+#else
+#define TOKENER_FLAGS	JSON_TOKENER_STRICT
+#endif
+
+#if JSON_C_VERSION_NUM >= (15 << 8)
+#define parse_end_offset(tok)	json_tokener_get_parse_end(tok)
+#else
+#define parse_end_offset(tok)	((size_t)(tok)->char_offset)
+#endif
+
 /* ------------------------------------------------------------------ */
 /* Requests                                                             */
 /* ------------------------------------------------------------------ */
@@ -40,6 +53,20 @@ static enum control_command fail(char *err, size_t errlen, const char *why)
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, "%s", why);
 	return CONTROL_INVALID;
+}
+
+/* Finishes a parse that consumed all its input: numbers, true, null. */
+static json_object *parse_end(json_tokener *tok, json_object *obj,
+			      const char **why)
+{
+	if (obj != NULL || json_tokener_get_error(tok) != json_tokener_continue)
+		return obj;
+	obj = json_tokener_parse_ex(tok, "", 1);
+	if (obj == NULL && json_tokener_get_error(tok) == json_tokener_success)
+		*why = "request is not a JSON object";	/* null */
+	else if (obj == NULL)
+		*why = "truncated JSON";
+	return obj;
 }
 
 /* The whole of json..json+len as one JSON value, or NULL. */
@@ -63,16 +90,11 @@ static json_object *parse_whole(const char *json, size_t len,
 		*why = "out of memory";
 		return NULL;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_tokener_set_flags(tok, TOKENER_FLAGS);
+	*why = "not valid JSON";
 	obj = json_tokener_parse_ex(tok, json, (int)len);
-#if JSON_C_VERSION_NUM >= (15 << 8)
-	end = json_tokener_get_parse_end(tok);
-#else
-	end = (size_t)tok->char_offset;
-#endif
-	if (obj == NULL)
-		*why = json_tokener_get_error(tok) == json_tokener_continue ?
-		       "truncated JSON" : "not valid JSON";
+	end = obj != NULL ? parse_end_offset(tok) : len;
+	obj = parse_end(tok, obj, why);
 	json_tokener_free(tok);
 	while (obj != NULL && end < len && strchr(" \t\r\n", json[end]))
 		end++;
@@ -373,8 +395,8 @@ static int recv_all(int fd, unsigned char *buf, size_t len, int64_t deadline)
 		if (n > 0) {
 			buf += n;
 			len -= (size_t)n;
-		} else if (n == 0) {
-			errno = EPROTO;
+		} else if (n == 0 || errno == ECONNRESET) {
+			errno = EPROTO;	/* herdd hung up without a whole answer */
 			return -1;
 		} else if (errno != EAGAIN && errno != EINTR) {
 			return -1;

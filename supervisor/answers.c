@@ -22,9 +22,18 @@ static void add_str(json_object *o, const char *key, const char *v)
 	json_object_object_add(o, key, json_object_new_string(v));
 }
 
+/* A number with three decimals, as a person would write it. */
+static json_object *new_decimal(double v)
+{
+	char text[48];
+
+	snprintf(text, sizeof text, "%.3f", v);
+	return json_object_new_double_s(v, text);
+}
+
 static void add_secs(json_object *o, const char *key, int64_t ms)
 {
-	json_object_object_add(o, key, json_object_new_double(ms / 1000.0));
+	json_object_object_add(o, key, new_decimal(ms / 1000.0));
 }
 
 static const char *kid_state(const struct child *ch)
@@ -52,9 +61,9 @@ static json_object *places_status(struct worker_stats *ws)
 	add_int(o, "requests", (int64_t)stats_get(&ws->places_requests));
 	add_int(o, "errors", (int64_t)stats_get(&ws->places_errors));
 	add_int(o, "upstream", (int64_t)upstream);
-	json_object_object_add(o, "latency_ms_avg", json_object_new_double(
+	json_object_object_add(o, "latency_ms_avg", new_decimal(
 		upstream ? total / 1000.0 / (double)upstream : 0.0));
-	json_object_object_add(o, "latency_ms_max", json_object_new_double(
+	json_object_object_add(o, "latency_ms_max", new_decimal(
 		stats_get(&ws->places_latency_us_max) / 1000.0));
 	return o;
 }

@@ -152,24 +152,28 @@ void ctl_close_in_child(struct ctl_server *srv)
 
 /* --- one client ---------------------------------------------------------- */
 
+static struct ctl_client *free_slot(struct ctl_server *srv)
+{
+	for (size_t i = 0; i < CTL_CLIENTS; i++)
+		if (srv->clients[i].state == CTL_FREE)
+			return &srv->clients[i];
+	return NULL;
+}
+
 static void accept_client(struct ctl_server *srv)
 {
-	int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct ctl_client *c = free_slot(srv);
+	int fd;
 
+	if (c == NULL)
+		return;		/* it waits in the listen queue */
+	fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	for (size_t i = 0; i < CTL_CLIENTS; i++) {
-		struct ctl_client *c = &srv->clients[i];
-
-		if (c->state != CTL_FREE)
-			continue;
-		c->state = CTL_READING;
-		c->fd = fd;
-		c->in_len = 0;
-		c->deadline_ms = mono_ms() + CTL_DEADLINE_MS;
-		return;
-	}
-	close(fd);	/* too many at once: this one must retry */
+	c->state = CTL_READING;
+	c->fd = fd;
+	c->in_len = 0;
+	c->deadline_ms = mono_ms() + CTL_DEADLINE_MS;
 }
 
 static void start_answer(struct ctl_client *c, char *json)
@@ -233,6 +237,26 @@ static void answer_request(struct ctl_server *srv, struct ctl_client *c,
 	start_answer(c, json);
 }
 
+/* A framed request we will not read: say why, then close. */
+static bool refuse_bad_frame(struct ctl_client *c)
+{
+	uint32_t len;
+	char *json;
+
+	if (c->in_len < 4)
+		return false;
+	len = (uint32_t)c->in[0] << 24 | (uint32_t)c->in[1] << 16 |
+	      (uint32_t)c->in[2] << 8 | c->in[3];
+	if (len > 0 && len <= CTL_REQUEST_MAX)
+		return false;
+	json = error_answer(len == 0 ? "empty request" : "request too large");
+	if (json == NULL)
+		drop_client(c);
+	else
+		start_answer(c, json);
+	return true;
+}
+
 static void read_request(struct ctl_server *srv, struct ctl_client *c)
 {
 	const unsigned char *payload;
@@ -246,9 +270,11 @@ static void read_request(struct ctl_server *srv, struct ctl_client *c)
 		return;
 	}
 	c->in_len += (size_t)n;
+	if (refuse_bad_frame(c))
+		return;
 	ready = control_frame_ready(c->in, c->in_len, &payload);
-	if (ready < 0 || (ready == 0 && c->in_len == sizeof c->in)) {
-		drop_client(c);	/* more than any request may be */
+	if (ready < 0) {
+		drop_client(c);
 		return;
 	}
 	if (ready > 0)
@@ -280,7 +306,12 @@ size_t ctl_fill_pollfds(struct ctl_server *srv, struct pollfd *fds,
 
 	if (max == 0)
 		return 0;
-	fds[n++] = (struct pollfd){ .fd = srv->fd, .events = POLLIN };
+	/* While every slot is taken, new clients wait in the listen queue
+	   (each slot frees within CTL_DEADLINE_MS) instead of being shut. */
+	fds[n++] = (struct pollfd){
+		.fd = srv->fd,
+		.events = free_slot(srv) != NULL ? POLLIN : 0,
+	};
 	for (size_t i = 0; i < CTL_CLIENTS && n < max; i++) {
 		const struct ctl_client *c = &srv->clients[i];
 

@@ -53,6 +53,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+def distinct_free_ports(n):
+    """n ports that were free a moment ago, no two the same."""
+    ports = []
+    while len(ports) < n:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def raise_fd_limit(want):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:
@@ -188,8 +198,9 @@ class Herd:
     def __init__(self, members=("Riley",), workers=2, links=(), herd=None,
                  places=None, classic=None):
         self.dir = tempfile.mkdtemp(prefix="herdtest-")
-        self.ports = {m: free_port() for m in members}
-        self.peer_ports = {m: free_port() for m in members}
+        ports = distinct_free_ports(2 * len(members))
+        self.ports = dict(zip(members, ports))
+        self.peer_ports = dict(zip(members, ports[len(members):]))
         self.workers = workers
         self.conf = os.path.join(self.dir, "herd.conf")
         self.proc = None
@@ -247,6 +258,8 @@ class Herd:
                          "herdd to listen on %d" % port)
             wait_for(lambda: len(self.workers_of()) >=
                      self.workers * len(self.ports), 10, "workers to start")
+            wait_for(lambda: len(self.kids_of("fl")) >= len(self.ports), 10,
+                     "flooders to start")
         return self
 
     def _accepts(self, port):
