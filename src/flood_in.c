@@ -190,16 +190,25 @@ static bool on_auth(struct in_link *l, const struct link_msg *m)
 	return true;
 }
 
-static void apply_update(struct in_link *l, const struct link_msg *m,
-			 const char *line, size_t len)
+/*
+ * Stores an update as "AT" and its five fields with single spaces, the
+ * same bytes on every member whatever white space a peer used.
+ */
+static void apply_update(struct in_link *l, const struct link_msg *m)
 {
 	const struct proto_cmd *at = &m->at;
+	struct flooder *f = l->f;
+	size_t len = proto_canonical_at(f->line, f->line_cap, at);
+	const char *line = f->line;
 
 	l->received++;
+	if (len == 0)
+		return;
 	if (l->stats != NULL)
 		stats_set(&l->stats->received, l->received);
-	if (table_put_from(l->f->table, at->client.p, at->client.len, at->t,
-			   line, len, (unsigned)l->peer, NULL) == TABLE_STORED) {
+	if (table_put_from(f->table, proto_at_client(line, len, at),
+			   at->client.len, at->t, line, len, (unsigned)l->peer,
+			   NULL) == TABLE_STORED) {
 		l->applied++;
 		flood_kick(l->f);
 	}
@@ -229,7 +238,7 @@ static bool on_line(void *arg, const char *line, size_t len)
 		return on_auth(l, &m);
 	switch (m.type) {
 	case LINK_AT:
-		apply_update(l, &m, line, len);
+		apply_update(l, &m);
 		return true;
 	case LINK_MARK:
 		table_set_watermark(l->f->table, in_name(l), l->epoch,

@@ -625,6 +625,13 @@ size_t proto_format_at(char *out, size_t cap, const char *server,
 	return (size_t)(p - out);
 }
 
+const char *proto_at_client(const char *at, size_t len,
+			    const struct proto_cmd *cmd)
+{
+	return at + len - cmd->time.len - 1 - cmd->location.len - 1 -
+	       cmd->client.len;
+}
+
 size_t proto_canonical_at(char *out, size_t cap, const struct proto_cmd *at)
 {
 	size_t total;

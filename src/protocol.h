@@ -127,6 +127,14 @@ size_t proto_format_at(char *out, size_t cap, const char *server,
 size_t proto_canonical_at(char *out, size_t cap, const struct proto_cmd *at);
 
 /*
+ * Where the client field lies in an AT line (len bytes) that
+ * proto_format_at or proto_canonical_at made from cmd: just before the
+ * location and time, which end the line.
+ */
+const char *proto_at_client(const char *at, size_t len,
+			    const struct proto_cmd *cmd);
+
+/*
  * Writes the signed difference a - b with exactly nine decimals
  * ("+0.263873386", "-0.000012000") into out; returns its length (never
  * more than PROTO_DIFF_MAX), or 0 if cap is too small.

@@ -122,14 +122,6 @@ static void answer_invalid(struct conn *c, const char *line, size_t len)
 
 /* --- commands ------------------------------------------------------------ */
 
-/* The client field of an AT line we built: just before location and time. */
-static const char *client_in_at_line(const char *at, size_t at_len,
-				     const struct proto_cmd *cmd)
-{
-	return at + at_len - cmd->time.len - 1 - cmd->location.len - 1 -
-	       cmd->client.len;
-}
-
 /* Stores a report and, if it changed the table, wakes the flooder. */
 static void store_report(struct worker *w, const char *client,
 			 const struct proto_cmd *cmd, const char *line,
@@ -163,7 +155,7 @@ static void answer_iamat(struct conn *c, const struct proto_cmd *cmd,
 		answer_invalid(c, line, len);
 		return;
 	}
-	store_report(w, client_in_at_line(w->scratch, n, cmd), cmd,
+	store_report(w, proto_at_client(w->scratch, n, cmd), cmd,
 		     w->scratch, n, TABLE_SOURCE_LOCAL);
 	send_line(c, w->scratch, n);
 }
@@ -186,7 +178,7 @@ static void accept_update(struct conn *c, const struct proto_cmd *cmd,
 	}
 	n = proto_canonical_at(w->scratch, w->scratch_cap, cmd);
 	if (n > 0)
-		store_report(w, client_in_at_line(w->scratch, n, cmd), cmd,
+		store_report(w, proto_at_client(w->scratch, n, cmd), cmd,
 			     w->scratch, n, (unsigned)c->classic_peer);
 }
 
@@ -277,9 +269,8 @@ static void answer_whatsat(struct conn *c, const struct proto_cmd *cmd,
 	memcpy(q->at, w->scratch, at_len);
 	q->at_len = at_len;
 	q->c = c;
-	q->slot = replyq_reserve(&c->replies);
-	if (q->slot == NULL ||
-	    proto_parse(q->at, at_len, &w->limits, &at) != PROTO_AT) {
+	if (proto_parse(q->at, at_len, &w->limits, &at) != PROTO_AT ||
+	    (q->slot = replyq_reserve(&c->replies)) == NULL) {
 		free(q);
 		answer_invalid(c, line, len);
 		return;

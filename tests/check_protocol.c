@@ -1093,6 +1093,26 @@ END_TEST
 
 /* ---------------------------------------------------------------------- */
 
+START_TEST(canonical_at_single_spaces_and_client_position)
+{
+	const char *in = " AT\tRiley  +0.263873386\vkiwi.cs.ucla.edu\f"
+			 "+34.068930-118.445127   1621464827.959498503 ";
+	const char *want = "AT Riley +0.263873386 kiwi.cs.ucla.edu "
+			   "+34.068930-118.445127 1621464827.959498503";
+	struct proto_cmd cmd;
+	char out[256];
+	size_t n;
+
+	ck_assert_int_eq(proto_parse(in, strlen(in), &limits, &cmd), PROTO_AT);
+	n = proto_canonical_at(out, sizeof out, &cmd);
+	ck_assert_uint_eq(n, strlen(want));
+	ck_assert(memcmp(out, want, n) == 0);
+	ck_assert(memcmp(proto_at_client(out, n, &cmd), "kiwi.cs.ucla.edu ",
+			 17) == 0);
+	ck_assert_uint_eq(proto_canonical_at(out, n - 1, &cmd), 0);
+}
+END_TEST
+
 static Suite *protocol_suite(void)
 {
 	Suite *s = suite_create("protocol");
@@ -1183,6 +1203,7 @@ static Suite *protocol_suite(void)
 	tcase_add_test(tc_reply, newer_longer_line_wins_on_prefix);
 	tcase_add_test(tc_reply, newer_same_report_is_zero);
 	tcase_add_test(tc_reply, now_is_wall_clock);
+	tcase_add_test(tc_reply, canonical_at_single_spaces_and_client_position);
 	suite_add_tcase(s, tc_reply);
 	return s;
 }
