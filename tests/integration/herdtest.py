@@ -29,6 +29,11 @@ class TestFailure(AssertionError):
     pass
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (a tool is missing); TAP
+    reports it as skipped, never as passed."""
+
+
 def check(cond, msg="check failed"):
     if not cond:
         raise TestFailure(msg)
@@ -460,16 +465,20 @@ def run_tests(namespace):
     failed = 0
     for i, (name, fn) in enumerate(tests, 1):
         started = time.monotonic()
-        error = None
+        error, skip = None, None
         try:
             fn()
+        except Skip as e:
+            skip = str(e)
         except Exception:  # noqa: BLE001 - any error fails the test
             error = traceback.format_exc()
         leftovers = _cleanup()
         if error is None and leftovers:
             error = "cleanup: " + "; ".join(leftovers)
         took = time.monotonic() - started
-        if error is None:
+        if skip is not None:
+            print("ok %d - %s # SKIP %s" % (i, name, skip), flush=True)
+        elif error is None:
             print("ok %d - %s (%.1fs)" % (i, name, took), flush=True)
         else:
             failed += 1

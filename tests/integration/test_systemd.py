@@ -10,22 +10,16 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import time
-import traceback
 
 import herdtest
-from herdtest import HERDD, Herd, TestFailure, check
+from herdtest import HERDD, Herd, Skip, TestFailure, check
 
 BUILDDIR = os.environ.get("HERD_BUILDDIR", ".")
 UNIT = os.environ.get("HERD_UNIT", os.path.join(BUILDDIR, "etc/herd.service"))
 MANS = os.environ.get("HERD_MANS",
                       "man/herdd.8 man/herd.conf.5 man/herdctl.8").split()
-
-
-class Skip(Exception):
-    pass
 
 
 def need(tool):
@@ -282,41 +276,5 @@ def test_man_pages_lint():
     check(not bad, "\n".join(bad))
 
 
-# --- a runner that knows SKIP ----------------------------------------------
-
-def main():
-    herdtest.raise_fd_limit(8192)
-    tests = [(n, f) for n, f in globals().items()
-             if n.startswith("test_") and callable(f)]
-    only = os.environ.get("HERDTEST_ONLY")
-    if only:
-        tests = [(n, f) for n, f in tests if only in n]
-    print("1..%d" % len(tests), flush=True)
-    failed = 0
-    for i, (name, fn) in enumerate(tests, 1):
-        started = time.monotonic()
-        error, skip = None, None
-        try:
-            fn()
-        except Skip as e:
-            skip = str(e)
-        except Exception:  # noqa: BLE001 - any error fails the test
-            error = traceback.format_exc()
-        leftovers = herdtest._cleanup()
-        if error is None and leftovers:
-            error = "cleanup: " + "; ".join(leftovers)
-        took = time.monotonic() - started
-        if skip is not None:
-            print("ok %d - %s # SKIP %s" % (i, name, skip), flush=True)
-        elif error is None:
-            print("ok %d - %s (%.1fs)" % (i, name, took), flush=True)
-        else:
-            failed += 1
-            print("not ok %d - %s (%.1fs)" % (i, name, took), flush=True)
-            for line in error.rstrip().splitlines():
-                print("# " + line, flush=True)
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    herdtest.run_tests(globals())
