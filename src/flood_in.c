@@ -47,6 +47,7 @@ void in_close(struct in_link *l, const char *why)
 		l->next->prev = l->prev;
 	bufferevent_free(l->bev);
 	free(l);
+	f->n_ins--;
 }
 
 /* Answers REFUSE and closes once that is written. */
@@ -280,10 +281,18 @@ void in_accept(struct flooder *f, evutil_socket_t fd,
 	struct in_link *l;
 	char addr[64];
 
-	if (!conf_allowed(f->conf->peer_allow, f->conf->n_peer_allow, sa)) {
-		flood_describe_addr(sa, addr, sizeof addr);
-		log_msg(f->log, "refused a connection from %s: not in "
-			"peer_allow", addr);
+	if (!conf_allowed(f->conf->peer_allow, f->conf->n_peer_allow, sa) ||
+	    f->n_ins >= LINK_INBOUND_MAX) {
+		int64_t now = flood_now_ms();
+
+		if (now - f->last_refusal_log_ms >= 1000) {	/* a flood */
+			flood_describe_addr(sa, addr, sizeof addr);
+			log_msg(f->log, "refused a connection from %s: %s",
+				addr, f->n_ins >= LINK_INBOUND_MAX ?
+				"too many peer connections" :
+				"not in peer_allow");
+			f->last_refusal_log_ms = now;
+		}
 		evutil_closesocket(fd);
 		return;
 	}
@@ -305,6 +314,7 @@ void in_accept(struct flooder *f, evutil_socket_t fd,
 	if (f->ins != NULL)
 		f->ins->prev = l;
 	f->ins = l;
+	f->n_ins++;
 }
 
 void in_tick(struct in_link *l, int64_t now)

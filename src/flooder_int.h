@@ -31,6 +31,7 @@
 #define LINK_BATCH		4096	/* changes or slots per pump turn */
 #define LINK_GAP_MS		100	/* PENDING this long: scan instead */
 #define LINK_INVALID_MAX	100	/* bad lines before we drop a peer */
+#define LINK_INBOUND_MAX	(2 * CONF_MEMBERS_MAX)	/* open in-links */
 
 enum out_state {
 	OUT_IDLE,		/* waiting to (re)connect */
@@ -100,6 +101,8 @@ struct flooder {
 	struct out_link outs[CONF_MEMBERS_MAX];
 	size_t n_outs;
 	struct in_link *ins;
+	size_t n_ins;
+	int64_t last_refusal_log_ms;
 	size_t line_cap;
 	char *line;			/* one record's line */
 	bool stopping;

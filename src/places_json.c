@@ -314,8 +314,11 @@ struct json_object *pj_parse(const char *text, size_t len, char *why,
 	doc = len > INT32_MAX ? NULL : json_tokener_parse_ex(tok, text, (int)len);
 	error = json_tokener_get_error(tok);
 	if (doc == NULL || error != json_tokener_success) {
+		/* json-c parses a bare "null" to NULL, and calls it success. */
 		snprintf(why, whylen, "%s", error == json_tokener_continue ?
-			 "truncated JSON" : json_tokener_error_desc(error));
+			 "truncated JSON" : error == json_tokener_success ?
+			 "the body is null, not a document" :
+			 json_tokener_error_desc(error));
 		json_object_put(doc);
 		doc = NULL;
 	}

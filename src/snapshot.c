@@ -13,6 +13,7 @@
 #include "snapshot.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -327,7 +328,7 @@ static void load_watermarks(struct reader *r, struct table *t)
 
 /* Stores the entries of a file check_layout has accepted. */
 static long load_entries(struct reader *r, struct table *t,
-			 const struct proto_limits *lim)
+			 const struct proto_limits *lim, uint64_t *refused)
 {
 	uint64_t entries = take_u64(r);
 	long stored = 0;
@@ -342,9 +343,18 @@ static long load_entries(struct reader *r, struct table *t,
 		len = take_u32(r);
 		line = take(r, len);
 		proto_parse(line, len, lim, &cmd);
-		if (table_put_from(t, cmd.client.p, cmd.client.len, cmd.t, line,
-				   len, source, NULL) == TABLE_STORED)
+		switch (table_put_from(t, cmd.client.p, cmd.client.len, cmd.t,
+				       line, len, source, NULL)) {
+		case TABLE_STORED:
 			stored++;
+			break;
+		case TABLE_FULL:
+		case TABLE_INVALID:
+			++*refused;
+			break;
+		case TABLE_STALE:
+			break;
+		}
 	}
 	return stored;
 }
@@ -355,8 +365,12 @@ long snapshot_load(struct table *t, const char *path,
 	size_t len = 0;
 	unsigned char *buf = slurp(path, &len);
 	struct reader r;
+	uint64_t refused = 0;
 	uint32_t crc;
 	long stored;
+
+	if (errlen > 0)
+		err[0] = '\0';
 
 	if (buf == NULL) {
 		if (errno == ENOENT)
@@ -377,7 +391,11 @@ long snapshot_load(struct table *t, const char *path,
 	}
 	take(&r, 12);
 	load_watermarks(&r, t);
-	stored = load_entries(&r, t, lim);
+	stored = load_entries(&r, t, lim, &refused);
 	free(buf);
+	if (refused > 0)
+		snprintf(err, errlen, "%s: %" PRIu64 " entries did not fit this "
+			 "table (table_capacity or max_client_len is smaller "
+			 "than when it was written)", path, refused);
 	return stored;
 }

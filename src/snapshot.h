@@ -27,7 +27,9 @@ long snapshot_write(struct table *t, const char *path, char *err,
 /*
  * Loads path into t (which should be empty).  Returns the number of
  * entries loaded, 0 if there is no file, or -1 if the file is unusable
- * (reason in err; t is untouched).
+ * (reason in err; t is untouched).  err is "" after a clean load, and
+ * says how many entries did not fit when the table is smaller than the
+ * one that was saved.
  */
 long snapshot_load(struct table *t, const char *path,
 		   const struct proto_limits *lim, char *err, size_t errlen);

@@ -196,13 +196,15 @@ static int create_shared(struct supervisor *s, struct member_run *run)
 static void load_snapshot(struct supervisor *s, struct member_run *run)
 {
 	struct proto_limits lim = { .max_client_len = s->conf->max_client_len };
-	char err[CONF_PATH_MAX + 128], aside[sizeof run->snap_path + 16];
+	char err[CONF_PATH_MAX + 160] = "", aside[sizeof run->snap_path + 16];
 	long n = snapshot_load(run->table, run->snap_path, &lim, err,
 			       sizeof err);
 
 	if (n > 0)
 		log_msg(run->log, "loaded %ld locations from %s", n,
 			run->snap_path);
+	if (n >= 0 && err[0] != '\0')
+		log_msg(run->log, "snapshot only partly loaded: %s", err);
 	if (n >= 0)
 		return;
 	log_msg(run->log, "not using the snapshot: %s", err);

@@ -197,6 +197,36 @@ START_TEST(test_unwritable_directory_reports)
 }
 END_TEST
 
+START_TEST(test_smaller_table_reports_what_did_not_fit)
+{
+	struct table *a = filled(500), *small = table_create(100, LINE_MAX_TEST);
+	char err[256] = "x";
+
+	fresh_path();
+	ck_assert_int_eq(snapshot_write(a, path, err, sizeof err), 500);
+	ck_assert_int_eq(snapshot_load(small, path, &lim, err, sizeof err), 100);
+	ck_assert(strstr(err, "400 entries did not fit") != NULL);
+	unlink(path);
+	table_destroy(a);
+	table_destroy(small);
+}
+END_TEST
+
+START_TEST(test_clean_load_leaves_no_message)
+{
+	struct table *a = filled(5), *b = table_create(10, LINE_MAX_TEST);
+	char err[256] = "stale";
+
+	fresh_path();
+	ck_assert_int_eq(snapshot_write(a, path, err, sizeof err), 5);
+	ck_assert_int_eq(snapshot_load(b, path, &lim, err, sizeof err), 5);
+	ck_assert_str_eq(err, "");
+	unlink(path);
+	table_destroy(a);
+	table_destroy(b);
+}
+END_TEST
+
 static Suite *snapshot_suite(void)
 {
 	Suite *s = suite_create("snapshot");
@@ -208,6 +238,8 @@ static Suite *snapshot_suite(void)
 	tcase_add_test(tc, test_truncated_file_is_refused);
 	tcase_add_test(tc, test_write_replaces_atomically);
 	tcase_add_test(tc, test_unwritable_directory_reports);
+	tcase_add_test(tc, test_smaller_table_reports_what_did_not_fit);
+	tcase_add_test(tc, test_clean_load_leaves_no_message);
 	suite_add_tcase(s, tc);
 	return s;
 }

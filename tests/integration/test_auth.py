@@ -124,6 +124,27 @@ def test_peer_allow_list_closes_other_addresses():
     wait_for(lambda: b"not in peer_allow" in h.log_text("Riley"), 10, "log")
 
 
+def test_peer_port_flood_is_bounded():
+    h = secret_herd().start()
+    socks = [socket.create_connection(("127.0.0.1", h.peer_ports["Riley"]))
+             for _ in range(300)]
+    wait_for(lambda: b"too many peer connections" in h.log_text("Riley"),
+             10, "the excess to be refused")
+    closed = 0
+    for s in socks:
+        s.settimeout(0.05)
+        try:
+            closed += s.recv(1) == b""
+        except (socket.timeout, ConnectionResetError):
+            closed += 0
+    check(closed >= 300 - 2 * 64, "only %d of 300 closed" % closed)
+    for s in socks:
+        s.close()
+    line = h.client("Riley").ask(iamat("after.peer.flood"))
+    wait_for(lambda: lookup(h, "Jaquez", "after.peer.flood") == line, 15,
+             "flooding after the flood")
+
+
 def test_bad_secret_file_is_a_start_up_error():
     h = Herd(herd={"secret_file": "missing-secret"})
     h.start(wait=False)
