@@ -322,11 +322,12 @@ def test_reload_more_workers():
     rc, out, err = herdctl(h.conf, "reload")
     check(rc == 0 and out == "reloaded\n", "reload: %d %r %r"
           % (rc, out, err))
-    m = wait_for(lambda: workers_running(h, "Riley", 3), 15,
-                 "3 running workers")
-    after = {w["pid"] for w in m["workers"]}
-    check(not before & after, "old workers still running: %r"
-          % (before & after))
+    def replaced():
+        """Three running workers, none of them from before the reload
+        (an old one shows as running until it has finished and exited)."""
+        m = workers_running(h, "Riley", 3)
+        return m and not before & {w["pid"] for w in m["workers"]}
+    wait_for(replaced, 15, "3 running workers, all new")
     wait_for(lambda: len(workers_under(h.daemon_pid, "Riley")) == 3 and
              len(workers_under(h.daemon_pid, "Jaquez")) == 3, 15,
              "exactly 3 worker processes each")
