@@ -87,11 +87,21 @@ bool flood_read_lines(struct flooder *f, struct bufferevent *bev,
 static void try_to_sleep(struct flooder *f)
 {
 	uint64_t seen = table_last_change(f->table);
+	bool wanted = false;
 
-	for (size_t i = 0; i < f->n_outs; i++)
-		if (out_wants_ring(&f->outs[i]) && f->outs[i].cursor < seen)
+	for (size_t i = 0; i < f->n_outs; i++) {
+		if (!out_wants_ring(&f->outs[i]))
+			continue;
+		wanted = true;
+		if (f->outs[i].cursor < seen)
 			seen = f->outs[i].cursor;
-	if (!table_flooder_sleep(f->table, seen))
+	}
+	/*
+	 * With no link reading the ring, changes are of no use to us, and a
+	 * wake-up per change would cost the workers a system call each.  A
+	 * link that starts to read it (up, caught up, drained) kicks us.
+	 */
+	if (wanted && !table_flooder_sleep(f->table, seen))
 		flood_kick(f);
 }
 

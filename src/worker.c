@@ -1,12 +1,16 @@
 /*
  * worker.c - a member's client-port worker process; see worker.h.
  *
- * Each connection is a bufferevent.  Input is framed in place (the common
- * case needs no copy: evbuffer_pullup of a line that sits in one chain is
- * free), every reply is appended to the output evbuffer, and libevent
- * writes all the replies a read produced with one send.  The IAMAT path
- * does no allocation: the AT line is built in one scratch buffer, stored in
- * the shared table and appended to the output from there.
+ * Each connection is a socket with a persistent read event and two
+ * evbuffers.  A readable socket costs one read: the bytes go straight into
+ * the input buffer's free space, lines are framed in place (evbuffer_pullup
+ * of a line that sits in one chain copies nothing), every reply is appended
+ * to the output, and the replies to everything that read brought are
+ * written at once with one writev.  The write event is armed only when the
+ * socket would not take everything, so the usual request costs two system
+ * calls and no epoll_ctl.  The IAMAT path does no allocation: the AT line
+ * is built in one scratch buffer, stored in the shared table and appended
+ * to the output from there.
  */
 #include "worker.h"
 
@@ -20,11 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -37,18 +41,25 @@
 #define PRIORITIES		3	/* 1 = default, 2 = log flush */
 #define NOTICE_INTERVAL_S	60	/* repeated warnings, at most */
 #define MAX_WHATSATS_IN_FLIGHT	16	/* per client; then reading pauses */
+#define READ_SIZE		16384	/* bytes asked of one read */
 
 struct worker;
 
 struct conn {
 	struct worker *w;
-	struct bufferevent *bev;
+	evutil_socket_t fd;
+	struct event *read_ev;	/* persistent; its timeout is the idle one */
+	struct event *write_ev;	/* armed only while output is left over */
+	struct evbuffer *in, *out;
 	struct conn *prev, *next;
 	uint64_t id;
 	int classic_peer;	/* member index if a classic neighbour, else -1 */
 	bool discarding;	/* inside an over-long line: drop to "\n" */
+	bool reading;		/* read_ev is added */
+	bool writing;		/* write_ev is added */
 	bool throttled;		/* reading paused: client is not reading */
 	bool eof;		/* client closed its write side */
+	bool broken;		/* the socket failed: nothing more can be sent */
 	bool closing;		/* free once the output is written */
 	const char *close_why;	/* for the log */
 	struct event *line_timer; /* a started line must end in time */
@@ -74,6 +85,7 @@ struct worker {
 	unsigned n_conns;
 	uint64_t next_conn_id;
 	bool stopping;
+	bool flooder_owed;	/* stored changes it has not been told of */
 	time_t last_full_notice;
 	time_t last_accept_notice;
 	size_t scratch_cap;
@@ -122,7 +134,7 @@ static void answer_invalid(struct conn *c, const char *line, size_t len)
 
 /* --- commands ------------------------------------------------------------ */
 
-/* Stores a report and, if it changed the table, wakes the flooder. */
+/* Stores a report; if it changed the table, the flooder is owed a wake-up. */
 static void store_report(struct worker *w, const char *client,
 			 const struct proto_cmd *cmd, const char *line,
 			 size_t len, unsigned source)
@@ -130,7 +142,7 @@ static void store_report(struct worker *w, const char *client,
 	switch (table_put_from(w->table, client, cmd->client.len, cmd->t, line,
 			       len, source, NULL)) {
 	case TABLE_STORED:
-		table_wake_flooder(w->table, w->wake_fd);
+		w->flooder_owed = true;	/* woken once per batch */
 		break;
 	case TABLE_FULL:
 		if (should_notice(&w->last_full_notice))
@@ -320,6 +332,20 @@ static void worker_maybe_finish(struct worker *w)
 		event_base_loopexit(w->base, NULL);
 }
 
+/* Frees what conn_new made; the socket is the caller's. */
+static void conn_release(struct conn *c)
+{
+	if (c->read_ev != NULL)
+		event_free(c->read_ev);
+	if (c->write_ev != NULL)
+		event_free(c->write_ev);
+	if (c->in != NULL)
+		evbuffer_free(c->in);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	free(c);
+}
+
 static void conn_free(struct conn *c, const char *why)
 {
 	struct worker *w = c->w;
@@ -335,13 +361,54 @@ static void conn_free(struct conn *c, const char *why)
 		w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	bufferevent_free(c->bev);
-	free(c);
+	evutil_closesocket(c->fd);
+	conn_release(c);
 	if (w->n_conns-- == w->conf->max_clients && !w->stopping &&
 	    w->listener != NULL)
 		evconnlistener_enable(w->listener);
 	stats_set(&w->stats->connections, w->n_conns);
 	worker_maybe_finish(w);
+}
+
+static const struct timeval *idle_timeout(const struct conn *c,
+					  struct timeval *tv)
+{
+	*tv = (struct timeval){ .tv_sec = c->w->conf->idle_timeout_s };
+	return tv->tv_sec > 0 ? tv : NULL;
+}
+
+/* Reading on or off; the idle clock runs only while reading. */
+static void conn_set_reading(struct conn *c, bool on)
+{
+	struct timeval tv;
+
+	if (on == c->reading)
+		return;
+	if (on ? event_add(c->read_ev, idle_timeout(c, &tv)) == 0 :
+		 event_del(c->read_ev) == 0)
+		c->reading = on;
+}
+
+/*
+ * Writes what the connection owes now, and watches for writability only
+ * while the socket would not take it all.  A client that reads nothing
+ * for idle_timeout is then cut by the write event's timeout.
+ */
+static void conn_flush(struct conn *c)
+{
+	size_t left = evbuffer_get_length(c->out);
+	struct timeval tv;
+
+	if (left > 0 && !c->broken) {
+		if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK && errno != EINTR)
+			c->broken = true;
+		left = evbuffer_get_length(c->out);
+	}
+	if (left > 0 && !c->broken && !c->writing)
+		c->writing = event_add(c->write_ev, idle_timeout(c, &tv)) == 0;
+	else if ((left == 0 || c->broken) && c->writing)
+		c->writing = event_del(c->write_ev) != 0;
 }
 
 /* Frees the connection once everything it is owed has been written. */
@@ -350,10 +417,10 @@ static void conn_close_when_flushed(struct conn *c, const char *why)
 	c->closing = true;
 	if (c->close_why == NULL)
 		c->close_why = why;
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
-	    c->replies.pending == 0)
-		conn_free(c, c->close_why);
+	conn_set_reading(c, false);
+	if (c->broken || (evbuffer_get_length(c->out) == 0 &&
+			  c->replies.pending == 0))
+		conn_free(c, c->broken ? "error" : c->close_why);
 }
 
 /*
@@ -362,8 +429,8 @@ static void conn_close_when_flushed(struct conn *c, const char *why)
  */
 static bool conn_over_limits(const struct conn *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev)) +
-		       c->replies.held > c->w->conf->max_output ||
+	return evbuffer_get_length(c->out) + c->replies.held >
+		       c->w->conf->max_output ||
 	       c->replies.pending >= MAX_WHATSATS_IN_FLIGHT;
 }
 
@@ -372,20 +439,28 @@ static bool conn_throttle_if_full(struct conn *c)
 	if (!conn_over_limits(c))
 		return false;
 	c->throttled = true;
-	bufferevent_disable(c->bev, EV_READ);
+	conn_set_reading(c, false);
 	return true;
+}
+
+/* One wake-up for all the changes a batch of lines stored. */
+static void wake_flooder_if_owed(struct worker *w)
+{
+	if (w->flooder_owed) {
+		w->flooder_owed = false;
+		table_wake_flooder(w->table, w->wake_fd);
+	}
 }
 
 /* Answers every complete line in the input (and the last one at eof). */
 static void conn_process_input(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t max_line = c->w->conf->max_line;
 
 	while (!c->closing && !conn_throttle_if_full(c)) {
 		const char *line = NULL;
 		size_t len = 0, consumed;
-		enum proto_frame frame = lines_next(in, max_line, c->eof,
+		enum proto_frame frame = lines_next(c->in, max_line, c->eof,
 						    &c->discarding, &line,
 						    &len, &consumed);
 
@@ -395,26 +470,29 @@ static void conn_process_input(struct conn *c)
 			handle_line(c, line, len);
 		else if (frame == FRAME_OVERLONG)
 			answer_invalid(c, line, len);
-		evbuffer_drain(in, consumed);
+		evbuffer_drain(c->in, consumed);
 		if (consumed == 0)
 			break;
 	}
+	wake_flooder_if_owed(c->w);
 }
 
 /*
- * After anything happened to a connection: resume reading if it was
- * paused and no longer has to be, close it once the client is done and
- * owed nothing.  May free c.
+ * After anything happened to a connection: send what it is owed, resume
+ * reading if it was paused and no longer has to be, close it once the
+ * client is done and owed nothing.  May free c.
  */
 static void conn_settle(struct conn *c)
 {
-	if (!c->closing && c->throttled && !conn_over_limits(c)) {
+	conn_flush(c);
+	if (!c->closing && !c->broken && c->throttled &&
+	    !conn_over_limits(c)) {
 		c->throttled = false;
-		if (!c->eof)
-			bufferevent_enable(c->bev, EV_READ);
+		conn_set_reading(c, !c->eof);
 		conn_process_input(c);
+		conn_flush(c);
 	}
-	if (c->closing)
+	if (c->closing || c->broken)
 		conn_close_when_flushed(c, c->close_why);
 	else if (c->eof && !c->throttled)
 		conn_close_when_flushed(c, "eof");
@@ -434,9 +512,8 @@ static void line_timeout_cb(evutil_socket_t fd, short what, void *arg)
  */
 static void conn_watch_partial_line(struct conn *c, size_t before)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct timeval limit = { c->w->conf->line_timeout_s, 0 };
-	size_t left = evbuffer_get_length(in);
+	size_t left = evbuffer_get_length(c->in);
 
 	if (c->w->conf->line_timeout_s == 0)
 		return;
@@ -455,39 +532,80 @@ static void conn_watch_partial_line(struct conn *c, size_t before)
 	evtimer_add(c->line_timer, &limit);
 }
 
-static void conn_read_cb(struct bufferevent *bev, void *arg)
+/* Marks the first n bytes of a reservation as read and commits them. */
+static void commit_read(struct evbuffer *in, struct evbuffer_iovec *vec,
+			int nvec, size_t n)
+{
+	for (int i = 0; i < nvec; i++) {
+		if (vec[i].iov_len > n)
+			vec[i].iov_len = n;
+		n -= vec[i].iov_len;
+	}
+	(void)evbuffer_commit_space(in, vec, nvec);
+}
+
+/*
+ * One read straight into the input buffer's free space (evbuffer_read
+ * would first ask the kernel how much is waiting, a second system call).
+ * Returns what readv() returned.
+ */
+static ssize_t conn_fill_input(struct conn *c)
+{
+	struct evbuffer_iovec vec[2];
+	struct iovec iov[2];
+	int nvec = evbuffer_reserve_space(c->in, READ_SIZE, vec, 2);
+	ssize_t n;
+
+	if (nvec <= 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (int i = 0; i < nvec; i++)
+		iov[i] = (struct iovec){ vec[i].iov_base, vec[i].iov_len };
+	n = readv(c->fd, iov, nvec);
+	if (n > 0)
+		commit_read(c->in, vec, nvec, (size_t)n);
+	return n;
+}
+
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	size_t before = evbuffer_get_length(bufferevent_get_input(bev));
+	size_t before;
+	ssize_t n;
 
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		conn_free(c, "timeout: idle");
+		return;
+	}
+	n = conn_fill_input(c);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		      errno == EINTR))
+		return;
+	if (n < 0) {
+		conn_free(c, "error");
+		return;
+	}
+	if (n == 0) {
+		c->eof = true;
+		conn_set_reading(c, false);
+	}
+	before = evbuffer_get_length(c->in);
 	conn_process_input(c);
 	conn_watch_partial_line(c, before);
 	conn_settle(c);
 }
 
-static void conn_write_cb(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	conn_settle(arg);
-}
-
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)bev;
-	if (what & BEV_EVENT_EOF) {
-		c->eof = true;
-		if (!c->throttled)
-			conn_process_input(c);
-		conn_settle(c);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT)
-		conn_free(c, (what & BEV_EVENT_WRITING) ?
-			  "timeout: client not reading" : "timeout: idle");
+	(void)fd;
+	if (what & EV_TIMEOUT)
+		conn_free(c, "timeout: client not reading");
 	else
-		conn_free(c, "error");
+		conn_settle(c);
 }
 
 static void describe_peer(const struct sockaddr *sa, char *out, size_t cap)
@@ -540,25 +658,28 @@ static int classic_neighbour_at(const struct worker *w,
 static struct conn *conn_new(struct worker *w, evutil_socket_t fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
-	struct timeval idle = { .tv_sec = w->conf->idle_timeout_s };
 	int one = 1;
 
 	if (c == NULL)
 		return NULL;
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		free(c);
+	c->w = w;
+	c->fd = fd;
+	c->read_ev = event_new(w->base, fd, EV_READ | EV_PERSIST,
+			       conn_read_cb, c);
+	c->write_ev = event_new(w->base, fd, EV_WRITE | EV_PERSIST,
+				conn_write_cb, c);
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	if (c->read_ev != NULL && c->write_ev != NULL && c->in != NULL &&
+	    c->out != NULL)
+		conn_set_reading(c, true);
+	if (!c->reading) {
+		conn_release(c);
 		return NULL;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->w = w;
 	c->id = ++w->next_conn_id;
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	replyq_init(&c->replies, bufferevent_get_output(c->bev));
-	bufferevent_setwatermark(c->bev, EV_WRITE, w->conf->max_output / 2, 0);
-	if (w->conf->idle_timeout_s > 0)
-		bufferevent_set_timeouts(c->bev, &idle, &idle);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	replyq_init(&c->replies, c->out);
 	return c;
 }
 
