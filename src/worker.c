@@ -86,6 +86,7 @@ struct worker {
 	uint64_t next_conn_id;
 	bool stopping;
 	bool flooder_owed;	/* stored changes it has not been told of */
+	struct proto_time batch_time; /* when the lines being answered came */
 	time_t last_full_notice;
 	time_t last_accept_notice;
 	size_t scratch_cap;
@@ -161,7 +162,7 @@ static void answer_iamat(struct conn *c, const struct proto_cmd *cmd,
 {
 	struct worker *w = c->w;
 	size_t n = proto_format_at(w->scratch, w->scratch_cap, w->me->name,
-				   w->name_len, proto_now(), cmd);
+				   w->name_len, w->batch_time, cmd);
 
 	if (n == 0) {
 		answer_invalid(c, line, len);
@@ -457,6 +458,7 @@ static void conn_process_input(struct conn *c)
 {
 	size_t max_line = c->w->conf->max_line;
 
+	c->w->batch_time = proto_now();	/* one clock read per batch */
 	while (!c->closing && !conn_throttle_if_full(c)) {
 		const char *line = NULL;
 		size_t len = 0, consumed;
