@@ -448,7 +448,8 @@ static bool has_results(struct json_object *doc)
 }
 
 static struct json_object *shape_google(const struct places *p,
-					const struct ph_result *res)
+					const struct ph_result *res,
+					unsigned keep)
 {
 	struct json_object *answer, *doc;
 	const char *status;
@@ -460,7 +461,7 @@ static struct json_object *shape_google(const struct places *p,
 	if (res->http_code != 200)
 		return failure(p, "UNKNOWN_ERROR", "The Places service "
 			       "answered HTTP %ld", res->http_code);
-	answer = pj_parse(res->body, res->len, why, sizeof why);
+	answer = pj_parse_cut(res->body, res->len, keep, why, sizeof why);
 	if (answer == NULL)
 		return failure(p, "UNKNOWN_ERROR", "The Places service sent "
 			       "an unreadable answer: %s", why);
@@ -510,6 +511,23 @@ static void count_latency(struct places_stats *s, uint64_t us)
 		s->latency_us_max = us;
 }
 
+/*
+ * How many results the flight's answer can ever be sent with: the largest
+ * bound among its waiters, or any bound when it goes into the cache.
+ */
+static unsigned results_wanted(const struct flight *f)
+{
+	const struct places_req *req;
+	unsigned keep = 0;
+
+	if (f->p->cache != NULL)
+		return BOUND_MAX;
+	TAILQ_FOREACH(req, &f->waiters, link)
+		if (req->bound > keep)
+			keep = req->bound;
+	return keep;
+}
+
 static void on_upstream_done(void *arg, const struct ph_result *res)
 {
 	struct flight *f = arg;
@@ -518,7 +536,9 @@ static void on_upstream_done(void *arg, const struct ph_result *res)
 
 	f->xfer = NULL;		/* finished: ph frees it after we return */
 	count_latency(&p->stats, res->latency_us);
-	doc = p->conf.provider == PLACES_GOOGLE ? shape_google(p, res) :
+	/* Parsing results nobody is sent was most of a worker's time. */
+	doc = p->conf.provider == PLACES_GOOGLE ?
+	      shape_google(p, res, results_wanted(f)) :
 	      shape_google_new(p, res);
 	if (p->cache != NULL && pj_status_ok(pj_status(doc)))
 		pc_put(p->cache, f->key, doc);

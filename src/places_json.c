@@ -7,6 +7,10 @@
  * array is either "[ a, b ]" on one line or "[", one element per line,
  * "]".  Numbers are written from the text json-c kept when it parsed them,
  * so 34.0689254 stays 34.0689254 and 1e2 stays 1e2.
+ *
+ * pj_parse_cut() spares json-c the results no one will be sent: a scan of
+ * strings and brackets finds where they lie in the text, and json-c is fed
+ * the text around them.
  */
 #include "places_json.h"
 
@@ -264,6 +268,228 @@ static void put_value(struct writer *w, struct json_object *v,
 		put_str(w, plain_text(v));
 }
 
+/* ---- cutting "results" in the text ------------------------------- */
+
+/*
+ * The scanner follows strings and brackets only, never recursing.  It
+ * gives up on nesting deeper than json-c parses, so that json-c, not a
+ * cut, still rejects such a text.
+ */
+#define SCAN_DEPTH_MAX JSON_TOKENER_DEFAULT_DEPTH
+_Static_assert(SCAN_DEPTH_MAX <= 64, "one bit per level in a uint64_t");
+
+struct scan {
+	const char *text;
+	size_t len, at;		/* at <= len */
+	unsigned depth;		/* containers open at text[at] */
+	uint64_t arrays;	/* bit d - 1: the container at depth d is [] */
+};
+
+/* The bytes to leave out: [from, to), a comma up to a closing ']'. */
+struct cut {
+	size_t from, to;
+};
+
+static bool is_json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void skip_space(struct scan *s)
+{
+	while (s->at < s->len && is_json_space(s->text[s->at]))
+		s->at++;
+}
+
+/* A quote is escaped when an odd run of backslashes precedes it. */
+static bool quote_is_escaped(const struct scan *s, size_t quote, size_t start)
+{
+	size_t i = quote;
+
+	while (i > start && s->text[i - 1] == '\\')
+		i--;
+	return (quote - i) % 2 == 1;
+}
+
+/* From the '"' at s->at to just past its closing quote; false if none. */
+static bool skip_string(struct scan *s)
+{
+	size_t start = s->at + 1, at = start;
+	const char *quote;
+
+	for (;;) {
+		quote = memchr(s->text + at, '"', s->len - at);
+		if (quote == NULL)
+			return false;
+		at = (size_t)(quote - s->text);
+		if (!quote_is_escaped(s, at, start))
+			break;
+		at++;
+	}
+	s->at = at + 1;
+	return true;
+}
+
+static bool open_container(struct scan *s, bool array)
+{
+	if (s->depth >= SCAN_DEPTH_MAX)
+		return false;
+	if (array)
+		s->arrays |= UINT64_C(1) << s->depth;
+	else
+		s->arrays &= ~(UINT64_C(1) << s->depth);
+	s->depth++;
+	s->at++;
+	return true;
+}
+
+/* Closes the innermost container, if c is the bracket that matches it. */
+static bool close_container(struct scan *s, char c)
+{
+	bool array;
+
+	if (s->depth == 0)
+		return false;
+	array = (s->arrays >> (s->depth - 1)) & 1;
+	if (array != (c == ']'))
+		return false;
+	s->depth--;
+	s->at++;
+	return true;
+}
+
+/* The bytes the scanner stops at; it skips runs of others at once. */
+static const bool structural[256] = {
+	['"'] = true, ['{'] = true, ['}'] = true, ['['] = true, [']'] = true,
+	[','] = true,
+};
+
+/*
+ * The first structural byte from at on, or len.  It works on locals: a
+ * char read may alias s->at, which would cost a store per byte.
+ */
+static size_t skip_plain(const char *text, size_t len, size_t at)
+{
+	while (at < len && !structural[(unsigned char)text[at]])
+		at++;
+	return at;
+}
+
+/*
+ * Moves past one string, bracket or comma, or a run of other bytes; false
+ * if the text ends or is unbalanced there.
+ */
+static bool step(struct scan *s)
+{
+	switch (s->text[s->at]) {
+	case '"':
+		return skip_string(s);
+	case '{':
+	case '[':
+		return open_container(s, s->text[s->at] == '[');
+	case '}':
+	case ']':
+		return close_container(s, s->text[s->at]);
+	default:
+		s->at = skip_plain(s->text, s->len, s->at + 1);
+		return true;
+	}
+}
+
+/*
+ * After the string that ended at s->at (it began at start): if it was the
+ * key "results", true with s->at on what follows its ':'.
+ */
+static bool is_results_key(struct scan *s, size_t start)
+{
+	static const char key[] = "\"results\"";
+
+	if (s->at - start != sizeof key - 1 ||
+	    memcmp(s->text + start, key, sizeof key - 1) != 0)
+		return false;
+	skip_space(s);
+	if (s->at == s->len || s->text[s->at] != ':')
+		return false;
+	s->at++;
+	skip_space(s);
+	return true;
+}
+
+/*
+ * Into the array of the top-level object's first "results" member: true
+ * with s->at just past its '['; false if there is none.
+ */
+static bool enter_results(struct scan *s)
+{
+	skip_space(s);
+	if (s->at == s->len || s->text[s->at] != '{')
+		return false;
+	(void)open_container(s, false);
+	while (s->at < s->len && s->depth > 0) {
+		size_t start = s->at;
+
+		if (s->depth > 1 || s->text[s->at] != '"') {
+			if (!step(s))
+				return false;
+		} else if (!skip_string(s))
+			return false;
+		else if (is_results_key(s, start))
+			return s->at < s->len && s->text[s->at] == '[' &&
+			       open_container(s, true);
+	}
+	return false;
+}
+
+/*
+ * Whether a value ends before the ',' or ']' at text[at], not the array's
+ * '[' or another comma: elements are counted by commas, and "[1,,2]" cut
+ * to "[1]" would parse.
+ */
+static bool value_before(const struct scan *s, size_t at)
+{
+	size_t i = at;
+
+	while (i > 0 && is_json_space(s->text[i - 1]))
+		i--;
+	return i > 0 && s->text[i - 1] != '[' && s->text[i - 1] != ',';
+}
+
+/*
+ * Inside "results" (depth 2), finds its keep-th comma and the ']' that
+ * closes it.  False if the array has no more than keep elements or does
+ * not close.
+ */
+static bool find_cut_in_results(struct scan *s, unsigned keep,
+				struct cut *cut)
+{
+	unsigned commas = 0;
+
+	while (s->at < s->len) {
+		char c = s->text[s->at];
+
+		if (s->depth == 2 && (c == ',' || c == ']') &&
+		    !value_before(s, s->at))
+			return false;
+		if (s->depth == 2 && c == ',' && ++commas == keep)
+			cut->from = s->at;
+		if (s->depth == 2 && c == ']') {
+			cut->to = s->at;
+			return commas >= keep;
+		}
+		if (!step(s))
+			return false;
+	}
+	return false;
+}
+
+static bool find_results_cut(const char *text, size_t len, unsigned keep,
+			     struct cut *cut)
+{
+	struct scan s = { .text = text, .len = len };
+
+	return enter_results(&s) && find_cut_in_results(&s, keep, cut);
+}
+
 /* ---- public ------------------------------------------------------- */
 
 char *pj_layout(struct json_object *doc, unsigned bound, size_t *len)
@@ -295,24 +521,28 @@ size_t pj_collapse_newlines(char *s, size_t len)
 	return out;
 }
 
-struct json_object *pj_parse(const char *text, size_t len, char *why,
-			     size_t whylen)
+/* A tokener as strict as Google's JSON allows us to be. */
+static struct json_tokener *strict_tokener(void)
 {
 	struct json_tokener *tok = json_tokener_new();
-	struct json_object *doc;
-	enum json_tokener_error error;
 	int flags = JSON_TOKENER_STRICT;
 
-	if (tok == NULL) {
-		snprintf(why, whylen, "out of memory");
+	if (tok == NULL)
 		return NULL;
-	}
 #ifdef JSON_TOKENER_VALIDATE_UTF8
 	flags |= JSON_TOKENER_VALIDATE_UTF8;
 #endif
 	json_tokener_set_flags(tok, flags);
-	doc = len > INT32_MAX ? NULL : json_tokener_parse_ex(tok, text, (int)len);
-	error = json_tokener_get_error(tok);
+	return tok;
+}
+
+/* doc if tok parsed one, else NULL and why; frees tok either way. */
+static struct json_object *parse_result(struct json_tokener *tok,
+					struct json_object *doc, char *why,
+					size_t whylen)
+{
+	enum json_tokener_error error = json_tokener_get_error(tok);
+
 	if (doc == NULL || error != json_tokener_success) {
 		/* json-c parses a bare "null" to NULL, and calls it success. */
 		snprintf(why, whylen, "%s", error == json_tokener_continue ?
@@ -324,6 +554,44 @@ struct json_object *pj_parse(const char *text, size_t len, char *why,
 	}
 	json_tokener_free(tok);
 	return doc;
+}
+
+struct json_object *pj_parse(const char *text, size_t len, char *why,
+			     size_t whylen)
+{
+	struct json_tokener *tok = strict_tokener();
+
+	if (tok == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	return parse_result(tok, len > INT32_MAX ? NULL :
+			    json_tokener_parse_ex(tok, text, (int)len),
+			    why, whylen);
+}
+
+struct json_object *pj_parse_cut(const char *text, size_t len, unsigned keep,
+				 char *why, size_t whylen)
+{
+	struct cut cut = { 0, 0 };
+	struct json_tokener *tok;
+	struct json_object *doc;
+
+	if (keep == 0 || len > INT32_MAX ||
+	    !find_results_cut(text, len, keep, &cut) ||
+	    (tok = strict_tokener()) == NULL)
+		return pj_parse(text, len, why, whylen);
+	/* One document in two chunks: json-c's incremental parse. */
+	doc = json_tokener_parse_ex(tok, text, (int)cut.from);
+	if (doc != NULL ||
+	    json_tokener_get_error(tok) != json_tokener_continue) {
+		/* Bad before the cut: let the whole text say how. */
+		json_object_put(doc);
+		json_tokener_free(tok);
+		return pj_parse(text, len, why, whylen);
+	}
+	doc = json_tokener_parse_ex(tok, text + cut.to, (int)(len - cut.to));
+	return parse_result(tok, doc, why, whylen);
 }
 
 bool pj_add(struct json_object *obj, const char *key, struct json_object *val)

@@ -28,6 +28,29 @@ struct json_object *pj_parse(const char *text, size_t len, char *why,
 			     size_t whylen);
 
 /*
+ * pj_parse() for a document that is only ever laid out with a bound of 1
+ * to keep (keep 0: no cut).  The elements of the top-level "results" array
+ * past the first keep never reach json-c: it is fed the text before them
+ * and the text from the array's ']' on, in place, not copied.  For any
+ * text pj_parse() takes, pj_layout(doc, b, ...) then writes the same bytes
+ * as after pj_parse(), for every b in 1..keep.
+ *
+ * Only the array of the first top-level "results" member is cut (json-c
+ * keeps the last of duplicate keys, and pj_layout() cuts that one too),
+ * and only when it has more than keep elements and the text up to its ']'
+ * is sound in structure: an object, strings closed, brackets matched,
+ * nesting no deeper than json-c takes, a value before each of the array's
+ * commas and its ']'.  Otherwise the whole text is parsed, with
+ * pj_parse()'s verdict and reason.  All that is kept is checked as
+ * strictly as by pj_parse(); in the elements cut only that structure is,
+ * so a text whose one flaw is a token inside them (a bad number, literal,
+ * escape or UTF-8 sequence, a missing comma, a stray one inside an
+ * element) is accepted.
+ */
+struct json_object *pj_parse_cut(const char *text, size_t len, unsigned keep,
+				 char *why, size_t whylen);
+
+/*
  * Writes doc in Google's layout with the top-level "results" array cut to
  * its first bound entries (0 = no cut), runs of newlines collapsed and no
  * trailing newline.  Returns a NUL-terminated malloc'd string and its

@@ -1,9 +1,11 @@
 /*
  * check_places.c - tests for the Places client (src/places*.c).
  *
- * Three groups:
+ * Four groups:
  *   layout  the JSON layout writer, byte for byte, on small documents and
  *           on tests/data/nearby-25.json (written in Google's layout)
+ *   cut     pj_parse_cut() against pj_parse(): the same layouts, the same
+ *           verdicts on every prefix, and mutants that never crash it
  *   file    the offline provider (tests/data/places-line.json,
  *           etc/places-demo.json), found through HERD_SRCDIR
  *   fake    end to end against tests/fake_places (FAKE_PLACES), started
@@ -422,6 +424,371 @@ START_TEST(parse_rejects_bad_json)
 		ck_assert_msg(doc == NULL, "accepted: %s", bad[i]);
 		ck_assert(why[0] != '\0');
 	}
+}
+END_TEST
+
+/* ---- cutting "results" before parsing ----------------------------- */
+
+struct parsed {
+	struct json_object *doc;
+	char why[128];
+};
+
+/* How much of a text a failure message shows (Check's are bounded). */
+static int shown(size_t len)
+{
+	return len < 300 ? (int)len : 300;
+}
+
+/*
+ * Parses text[0..len) from a buffer of exactly len bytes (no NUL after
+ * it), so that ASan catches any read past the end; keep 0: pj_parse().
+ */
+static struct parsed parse_exact(const char *text, size_t len, unsigned keep)
+{
+	struct parsed r = { .doc = NULL };
+	char *copy = malloc(len > 0 ? len : 1);
+
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, text, len);
+	r.doc = keep == 0 ? pj_parse(copy, len, r.why, sizeof r.why) :
+		pj_parse_cut(copy, len, keep, r.why, sizeof r.why);
+	free(copy);
+	return r;
+}
+
+/* Layouts for bounds 1..keep are the same from both documents. */
+static void assert_same_layouts(struct json_object *whole,
+				struct json_object *cut, unsigned keep)
+{
+	for (unsigned bound = 1; bound <= keep; bound++) {
+		char *want = layout(whole, bound), *got = layout(cut, bound);
+		size_t at = 0;
+
+		while (want[at] != '\0' && want[at] == got[at])
+			at++;
+		ck_assert_msg(want[at] == got[at], "bound %u: byte %zu is "
+			      "\"%.40s\", not \"%.40s\"", bound, at, got + at,
+			      want + at);
+		free(want);
+		free(got);
+	}
+}
+
+/*
+ * The cut parse of text agrees with the whole one: both fail with the
+ * same reason, or both succeed and lay out alike for bounds 1..keep.
+ */
+static void assert_cut_agrees_n(const char *text, size_t len, unsigned keep)
+{
+	struct parsed whole = parse_exact(text, len, 0);
+	struct parsed cut = parse_exact(text, len, keep);
+
+	ck_assert_msg((whole.doc != NULL) == (cut.doc != NULL),
+		      "keep %u: whole %s, cut %s, for: %.*s", keep,
+		      whole.doc != NULL ? "parsed" : whole.why,
+		      cut.doc != NULL ? "parsed" : cut.why, shown(len), text);
+	if (whole.doc == NULL)
+		ck_assert_str_eq(cut.why, whole.why);
+	else
+		assert_same_layouts(whole.doc, cut.doc, keep);
+	json_object_put(whole.doc);
+	json_object_put(cut.doc);
+}
+
+static void assert_cut_agrees(const char *text, unsigned keep)
+{
+	assert_cut_agrees_n(text, strlen(text), keep);
+}
+
+/* The cut parse succeeds and json-c saw results_seen top-level results. */
+static void assert_cut_sees(const char *text, unsigned keep,
+			    size_t results_seen)
+{
+	struct parsed cut = parse_exact(text, strlen(text), keep);
+	struct json_object *results;
+
+	ck_assert_msg(cut.doc != NULL, "keep %u: %s: %.*s", keep, cut.why,
+		      shown(strlen(text)), text);
+	ck_assert(json_object_object_get_ex(cut.doc, "results", &results));
+	ck_assert_msg(json_object_array_length(results) == results_seen,
+		      "keep %u: %zu results, not %zu: %.*s", keep,
+		      json_object_array_length(results), results_seen,
+		      shown(strlen(text)), text);
+	json_object_put(cut.doc);
+	assert_cut_agrees(text, keep);
+}
+
+/* A well-formed document with n top-level results, for keeps 1..n + 1. */
+static void assert_cut_keeps_first(const char *text, size_t n)
+{
+	for (unsigned keep = 1; keep <= n + 1; keep++)
+		assert_cut_sees(text, keep, keep < n ? keep : n);
+}
+
+START_TEST(cut_fixture_same_layout)
+{
+	static const unsigned keeps[] = { 1, 5, 20, 25, 26 };
+	char *fixture = slurp(src_path("tests/data/nearby-25.json"));
+
+	for (size_t i = 0; i < sizeof keeps / sizeof keeps[0]; i++)
+		assert_cut_sees(fixture, keeps[i],
+				keeps[i] < 25 ? keeps[i] : 25);
+	assert_cut_sees(fixture, 0, 25);
+	free(fixture);
+}
+END_TEST
+
+/* Strings that a scanner blind to them would take for structure. */
+static const char tricky_strings[] =
+	"{\"html_attributions\":[\"]\",\"{\\\"results\\\":[\",\",,\"],"
+	"\"results\":["
+	"{\"name\":\"a]b,c{d\",\"note\":\"\\\"results\\\":[1,2]\"},"
+	"{\"name\":\"quote \\\" inside\",\"x\":\"back\\\\\"},"
+	"{\"name\":\"\\\\\\\"\",\"y\":\"]]],\"},"
+	"{\"name\":\"}{][\",\"z\":\",\"},"
+	"{\"name\":\"\\\\\\\\\"}],"
+	"\"status\":\"OK\"}";
+
+START_TEST(cut_strings_with_brackets_quotes_backslashes)
+{
+	assert_cut_keeps_first(tricky_strings, 5);
+}
+END_TEST
+
+static const char nested[] =
+	"{\"results\":[[1,[2,3]],{\"a\":{\"b\":[4,{\"c\":5}]}},[],{},"
+	"[[[]]],\"s\",7,true,null,-1.5e3],\"status\":\"OK\"}";
+
+START_TEST(cut_nested_containers)
+{
+	assert_cut_keeps_first(nested, 10);
+}
+END_TEST
+
+static const char results_elsewhere[] =
+	"{\"a\":\"results\" ,\"b\":{\"results\":[1,2,3]},"
+	"\"c\":[\"results\",{\"results\":[9,8,7]}],"
+	"\"results\":[1,2,3,4],\"d\":\"results\",\"status\":\"OK\"}";
+
+START_TEST(cut_results_as_value_and_nested_key)
+{
+	assert_cut_keeps_first(results_elsewhere, 4);
+}
+END_TEST
+
+static const char *const spacings[] = {
+	"{\"results\":[1,2,3],\"status\":\"OK\"}",
+	"{ \"results\" : [ 1 , 2 , 3 ] , \"status\" : \"OK\" }",
+	" \r\n\t{\r\n\"results\"\t:\n[\n1\n,\n2\n,3\n]\n}\n ",
+	"{\"results\"\n\n:[1 ,2 ,3 ]}",
+};
+
+START_TEST(cut_whitespace_variants)
+{
+	for (size_t i = 0; i < sizeof spacings / sizeof spacings[0]; i++)
+		assert_cut_keeps_first(spacings[i], 3);
+}
+END_TEST
+
+START_TEST(cut_empty_and_short_results)
+{
+	assert_cut_keeps_first("{\"results\":[],\"status\":\"ZERO_RESULTS\"}",
+			       0);
+	assert_cut_keeps_first("{\"results\":[ \n ]}", 0);
+	assert_cut_keeps_first("{\"results\":[{\"a\":[1,2,3]}]}", 1);
+	assert_cut_sees("{\"results\":[1,2],\"status\":\"OK\"}", 20, 2);
+}
+END_TEST
+
+START_TEST(cut_duplicate_results_keys)
+{
+	/* json-c keeps the last; only the first is cut */
+	assert_cut_sees("{\"results\":[1,2,3,4],\"status\":\"OK\","
+			"\"results\":[5,6,7]}", 2, 3);
+	assert_cut_sees("{\"results\":[1,2],\"results\":[3,4,5,6]}", 1, 4);
+	assert_cut_sees("{\"results\":\"none\",\"results\":[3,4,5,6]}", 1, 4);
+}
+END_TEST
+
+/* n containers deep at the results' elements: 2 + n in all. */
+static char *nested_results(unsigned n)
+{
+	char *text = malloc(64 + 2 * n);
+	size_t len;
+
+	ck_assert_ptr_nonnull(text);
+	len = (size_t)sprintf(text, "{\"results\":[1,");
+	memset(text + len, '[', n);
+	memset(text + len + n, ']', n);
+	strcpy(text + len + 2 * n, "]}");
+	return text;
+}
+
+START_TEST(cut_depth_as_json_c)
+{
+	char *deepest = nested_results(JSON_TOKENER_DEFAULT_DEPTH - 2);
+	char *too_deep = nested_results(JSON_TOKENER_DEFAULT_DEPTH - 1);
+	struct parsed whole = parse_exact(too_deep, strlen(too_deep), 0);
+
+	ck_assert_ptr_null(whole.doc);	/* json-c's limit, not ours */
+	assert_cut_sees(deepest, 1, 1);
+	assert_cut_agrees(too_deep, 1);
+	free(deepest);
+	free(too_deep);
+}
+END_TEST
+
+/* Shapes that are parsed whole: same verdict and reason as pj_parse(). */
+START_TEST(cut_falls_back_to_whole_parse)
+{
+	static const char *const texts[] = {
+		"[{\"results\":[1,2,3]}]",
+		"{\"results\":{\"a\":[1,2],\"b\":2},\"x\":[1,2]}",
+		"{\"results\":[1,2,{]}],\"status\":\"OK\"}",
+		"{\"results\":[1,2,[}],\"status\":\"OK\"}",
+		"{\"results\":[1,2,\"open]}",
+		"{\"results\":[,1,2]}",
+		"{\"results\":[1,,2]}",
+		"{\"results\":[1,2,]}",
+		"{\"results\":[1 2,3]}",
+		"{\"results\" [1,2,3]}",
+		"{\"a\":01,\"results\":[1,2,3]}",
+		"{\"results\":[1,2,3]} x",
+		"{\"results\":[1,2,3]",
+		"{\"results\":[1,2,3]]}",
+		"{\"results\":[1,2,3]}}",
+		"null", "", "   ", "]", "}", "\"results\"",
+	};
+
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+		for (unsigned keep = 1; keep <= 4; keep++)
+			assert_cut_agrees(texts[i], keep);
+}
+END_TEST
+
+/* The contract's one give: tokens inside cut elements are not read. */
+START_TEST(cut_does_not_read_what_it_cuts)
+{
+	static const char *const flawed[] = {
+		"{\"results\":[1,tru]}",
+		"{\"results\":[1,01]}",
+		"{\"results\":[1,\"\\x\"]}",
+		"{\"results\":[1,2 3]}",
+		"{\"results\":[1,{\"a\" 1}]}",
+		"{\"results\":[1,[2,,3]]}",
+	};
+
+	for (size_t i = 0; i < sizeof flawed / sizeof flawed[0]; i++) {
+		struct parsed whole = parse_exact(flawed[i], strlen(flawed[i]),
+						  0);
+		struct parsed cut = parse_exact(flawed[i], strlen(flawed[i]),
+						1);
+
+		ck_assert_msg(whole.doc == NULL, "parsed: %s", flawed[i]);
+		ck_assert_msg(cut.doc != NULL, "%s: %s", cut.why, flawed[i]);
+		json_object_put(cut.doc);
+	}
+}
+END_TEST
+
+static const char *const small_docs[] = {
+	tricky_strings, nested, results_elsewhere,
+	"{\"results\":[1,2,3],\"status\":\"OK\"}",
+	"{ \"results\" : [ {\"a\":\"]\"} , [\",\"] , 3 ] }",
+	"{\"results\":[],\"status\":\"ZERO_RESULTS\"}",
+	"{\"results\":[1,2],\"results\":[3,4,5,6]}",
+};
+
+/* Every prefix of a document: the same verdict, cut or whole. */
+START_TEST(cut_every_prefix_agrees)
+{
+	for (size_t i = 0; i < sizeof small_docs / sizeof small_docs[0]; i++) {
+		size_t len = strlen(small_docs[i]);
+
+		for (size_t n = 0; n <= len; n++)
+			for (unsigned keep = 1; keep <= 3; keep++)
+				assert_cut_agrees_n(small_docs[i], n, keep);
+	}
+}
+END_TEST
+
+START_TEST(cut_fixture_prefixes_agree)
+{
+	char *fixture = slurp(src_path("tests/data/nearby-25.json"));
+	size_t len = strlen(fixture), tail = len - 256;
+
+	for (size_t n = 0; n < tail; n += 97)
+		assert_cut_agrees_n(fixture, n, 5);
+	for (size_t n = tail; n <= len; n++)
+		assert_cut_agrees_n(fixture, n, 5);
+	free(fixture);
+}
+END_TEST
+
+static uint32_t xorshift(uint32_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 17;
+	*state ^= *state << 5;
+	return *state;
+}
+
+/* text with 1 to 3 bytes replaced, inserted or dropped; returns its len. */
+static size_t mutate(const char *text, char *out, size_t cap, uint32_t *rng)
+{
+	static const char alphabet[] = "\"\\[]{},: 1a";
+	size_t len = strlen(text);
+
+	memcpy(out, text, len);
+	for (unsigned edits = 1 + xorshift(rng) % 3; edits > 0; edits--) {
+		size_t at = len > 0 ? xorshift(rng) % len : 0;
+		char c = alphabet[xorshift(rng) % (sizeof alphabet - 1)];
+		unsigned op = xorshift(rng) % 3;
+
+		if (op == 0 && len > 0)
+			out[at] = c;
+		else if (op == 1 && len + 1 < cap) {
+			memmove(out + at + 1, out + at, len - at);
+			out[at] = c;
+			len++;
+		} else if (len > 0) {
+			memmove(out + at, out + at + 1, len - at - 1);
+			len--;
+		}
+	}
+	return len;
+}
+
+/*
+ * Mutants of small documents: never a crash or a read out of bounds, a
+ * cut never turns down what parses whole, and what parses whole lays out
+ * the same from the cut parse.
+ */
+START_TEST(cut_fuzz_mutants)
+{
+	uint32_t rng = 2463534242u;
+	char text[512];
+	unsigned valid = 0;
+
+	for (unsigned round = 0; round < 30000; round++) {
+		const char *doc = small_docs[round % (sizeof small_docs /
+						      sizeof small_docs[0])];
+		size_t len = mutate(doc, text, sizeof text, &rng);
+		unsigned keep = 1 + round % 3;
+		struct parsed whole = parse_exact(text, len, 0);
+		struct parsed cut = parse_exact(text, len, keep);
+
+		ck_assert_msg(whole.doc == NULL || cut.doc != NULL,
+			      "cut turned down: %.*s", (int)len, text);
+		if (whole.doc != NULL) {
+			assert_same_layouts(whole.doc, cut.doc, keep);
+			valid++;
+		}
+		json_object_put(whole.doc);
+		json_object_put(cut.doc);
+	}
+	ck_assert_uint_gt(valid, 1000);	/* the property was put to work */
 }
 END_TEST
 
@@ -1170,6 +1537,27 @@ START_TEST(google_coalesces_identical_queries)
 }
 END_TEST
 
+/* The answer is parsed for the largest bound, whichever waiter has it. */
+START_TEST(google_waiters_keep_their_bounds)
+{
+	static const unsigned bounds[] = { 3, 20, 1 };
+	struct conf_places c = google_conf(PLACES_GOOGLE);
+	struct places *p;
+	struct answer a[3] = { { 0 } };
+
+	fake_config("delay_ms=200");
+	p = open_places(&c);
+	for (unsigned i = 0; i < 3; i++)
+		ask(p, ucla("2500", bounds[i]), &a[i]);
+	ck_assert(run_until(a, 3, 3000));
+	for (unsigned i = 0; i < 3; i++)
+		ck_assert_uint_eq(results_length(a[i].json), bounds[i]);
+	ck_assert_uint_eq(searches_logged(), 1);
+	free_answers(a, 3);
+	places_free(p);
+}
+END_TEST
+
 START_TEST(google_different_queries_not_coalesced)
 {
 	struct conf_places c = google_conf(PLACES_GOOGLE);
@@ -1240,6 +1628,35 @@ static void ask_twice(unsigned ttl_s, size_t want_upstream, uint64_t hits)
 
 START_TEST(google_cache_on) { ask_twice(60, 1, 1); } END_TEST
 START_TEST(google_cache_off) { ask_twice(0, 2, 0); } END_TEST
+
+/* A cached answer was parsed for any bound, not the first asker's. */
+START_TEST(google_cache_serves_a_larger_bound)
+{
+	struct conf_places c = google_conf(PLACES_GOOGLE);
+	struct places *p;
+	struct answer a[2] = { { 0 } };
+	struct places_stats st;
+	char *fixture = slurp(src_path("tests/data/nearby-25.json"));
+	char *expected = fixture_cut(fixture, 20);
+
+	c.cache_ttl_s = 60;
+	p = open_places(&c);
+	ask(p, ucla("2500", 1), &a[0]);
+	ck_assert(run_until(&a[0], 1, 3000));
+	ask(p, ucla("2500", 20), &a[1]);
+	ck_assert(run_until(&a[1], 1, 3000));
+	ck_assert_uint_eq(results_length(a[0].json), 1);
+	ck_assert_uint_eq(results_length(a[1].json), 20);
+	ck_assert_str_eq(a[1].json, expected);
+	places_get_stats(p, &st);
+	ck_assert_uint_eq(st.cache_hits, 1);
+	ck_assert_uint_eq(searches_logged(), 1);
+	free(expected);
+	free(fixture);
+	free_answers(a, 2);
+	places_free(p);
+}
+END_TEST
 
 START_TEST(google_cache_keeps_no_errors)
 {
@@ -1674,6 +2091,27 @@ static TCase *layout_tcase(void)
 	return tc;
 }
 
+static TCase *cut_tcase(void)
+{
+	TCase *tc = tcase_create("cut");
+
+	tcase_add_test(tc, cut_fixture_same_layout);
+	tcase_add_test(tc, cut_strings_with_brackets_quotes_backslashes);
+	tcase_add_test(tc, cut_nested_containers);
+	tcase_add_test(tc, cut_results_as_value_and_nested_key);
+	tcase_add_test(tc, cut_whitespace_variants);
+	tcase_add_test(tc, cut_empty_and_short_results);
+	tcase_add_test(tc, cut_duplicate_results_keys);
+	tcase_add_test(tc, cut_depth_as_json_c);
+	tcase_add_test(tc, cut_falls_back_to_whole_parse);
+	tcase_add_test(tc, cut_does_not_read_what_it_cuts);
+	tcase_add_test(tc, cut_every_prefix_agrees);
+	tcase_add_test(tc, cut_fixture_prefixes_agree);
+	tcase_add_test(tc, cut_fuzz_mutants);
+	tcase_set_timeout(tc, 60);
+	return tc;
+}
+
 static TCase *local_tcase(void)
 {
 	TCase *tc = tcase_create("local");
@@ -1713,10 +2151,12 @@ static TCase *google_tcase(void)
 	tcase_add_test(tc, google_bound_20);
 	tcase_add_test(tc, google_key_file_wins);
 	tcase_add_test(tc, google_coalesces_identical_queries);
+	tcase_add_test(tc, google_waiters_keep_their_bounds);
 	tcase_add_test(tc, google_different_queries_not_coalesced);
 	tcase_add_test(tc, google_reuses_connections);
 	tcase_add_test(tc, google_cache_on);
 	tcase_add_test(tc, google_cache_off);
+	tcase_add_test(tc, google_cache_serves_a_larger_bound);
 	tcase_add_test(tc, google_cache_keeps_no_errors);
 	tcase_add_test(tc, google_concurrency_cap);
 	tcase_add_test(tc, google_timeout);
@@ -1760,6 +2200,7 @@ static Suite *places_suite(void)
 	Suite *s = suite_create("places");
 
 	suite_add_tcase(s, layout_tcase());
+	suite_add_tcase(s, cut_tcase());
 	suite_add_tcase(s, local_tcase());
 	suite_add_tcase(s, google_tcase());
 	suite_add_tcase(s, google_new_tcase());
