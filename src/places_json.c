@@ -71,11 +71,21 @@ static void put_str(struct writer *w, const char *s)
 	put(w, s, strlen(s));
 }
 
+/* A newline and the indent of depth, in as few copies as it takes. */
 static void newline_indent(struct writer *w, unsigned depth)
 {
-	put(w, "\n", 1);
-	for (unsigned i = 0; i < depth; i++)
-		put(w, INDENT, INDENT_LEN);
+	static const char spaces[] = "\n"
+		"                                                "
+		"                                                ";
+	const size_t most = sizeof spaces - 2;	/* spaces after the "\n" */
+	size_t left = (size_t)depth * INDENT_LEN;
+	size_t n = left < most ? left : most;
+
+	put(w, spaces, 1 + n);
+	for (left -= n; left > 0; left -= n) {
+		n = left < most ? left : most;
+		put(w, spaces + 1, n);
+	}
 }
 
 /* ---- scalars ------------------------------------------------------ */
@@ -106,15 +116,20 @@ static const char *escape_of(unsigned char c, char tmp[8])
 	}
 }
 
+/* Whether escape_of(c) is NULL, without its switch: most bytes are. */
+static bool is_plain(unsigned char c)
+{
+	return c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>';
+}
+
 static size_t quoted_len(const char *s, size_t n)
 {
 	size_t len = 2;
 	char tmp[8];
 
-	for (size_t i = 0; i < n; i++) {
-		const char *esc = escape_of((unsigned char)s[i], tmp);
-		len += esc != NULL ? strlen(esc) : 1;
-	}
+	for (size_t i = 0; i < n; i++)
+		len += is_plain((unsigned char)s[i]) ? 1 :
+		       strlen(escape_of((unsigned char)s[i], tmp));
 	return len;
 }
 
@@ -125,11 +140,10 @@ static void put_quoted(struct writer *w, const char *s, size_t n)
 
 	put(w, "\"", 1);
 	for (size_t i = 0; i < n; i++) {
-		const char *esc = escape_of((unsigned char)s[i], tmp);
-		if (esc == NULL)
+		if (is_plain((unsigned char)s[i]))
 			continue;
 		put(w, s + plain, i - plain);
-		put_str(w, esc);
+		put_str(w, escape_of((unsigned char)s[i], tmp));
 		plain = i + 1;
 	}
 	put(w, s + plain, n - plain);
@@ -509,12 +523,19 @@ char *pj_layout(struct json_object *doc, unsigned bound, size_t *len)
 
 size_t pj_collapse_newlines(char *s, size_t len)
 {
-	size_t out = 0;
+	size_t out = 0, at = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\n' && out > 0 && s[out - 1] == '\n')
-			continue;
-		s[out++] = s[i];
+	/* From newline to newline with memchr: the text moves in runs. */
+	while (at < len) {
+		const char *nl = memchr(s + at, '\n', len - at);
+		size_t run = nl != NULL ? (size_t)(nl - s) + 1 - at : len - at;
+
+		if (out != at)
+			memmove(s + out, s + at, run);
+		out += run;
+		at += run;
+		while (nl != NULL && at < len && s[at] == '\n')
+			at++;
 	}
 	while (out > 0 && s[out - 1] == '\n')
 		out--;

@@ -386,6 +386,33 @@ START_TEST(newline_runs_collapse)
 	assert_collapsed("\n\n", "");
 	assert_collapsed("", "");
 	assert_collapsed("x", "x");
+	assert_collapsed("\n\na", "\na");
+	assert_collapsed("\na\n", "\na");
+	assert_collapsed("ab\n\ncd\n\n\nef\ng\n\n", "ab\ncd\nef\ng");
+	assert_collapsed("a\n\n\n\n\n\n\n\nb", "a\nb");
+}
+END_TEST
+
+/* Deeper than one copy of the indent covers: every level still counts. */
+START_TEST(deep_documents_indent_fully)
+{
+	enum { LEVELS = 40 };
+	struct json_object *doc = json_object_new_object(), *at = doc;
+	char want[4 + LEVELS * 3 + 16], *text;
+	size_t len;
+
+	for (int i = 0; i < LEVELS; i++) {
+		struct json_object *inner = json_object_new_object();
+		ck_assert(pj_add(at, "a", inner));
+		at = inner;
+	}
+	ck_assert(pj_add(at, "k", json_object_new_int(1)));
+	snprintf(want, sizeof want, "\n%*s\"k\" : 1\n", (LEVELS + 1) * 3, "");
+	text = pj_layout(doc, 0, &len);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, want));
+	free(text);
+	json_object_put(doc);
 }
 END_TEST
 
@@ -2085,6 +2112,7 @@ static TCase *layout_tcase(void)
 	tcase_add_test(tc, layout_bound_above_results);
 	tcase_add_test(tc, layout_bound_only_top_level);
 	tcase_add_test(tc, newline_runs_collapse);
+	tcase_add_test(tc, deep_documents_indent_fully);
 	tcase_add_test(tc, error_document_layout);
 	tcase_add_test(tc, parse_rejects_bad_json);
 	tcase_add_test(tc, gnew_request_body);
