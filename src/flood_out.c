@@ -107,12 +107,16 @@ static void send_text(struct out_link *l, const char *text, size_t len)
 	l->last_send_ms = flood_now_ms();
 }
 
+/*
+ * Updates and MARKs are staged (f->stage) and handed over by flush_stage
+ * at the end of the pump turn or tick that made them.  The stage holds
+ * one link's lines at a time, so they still follow whatever that link
+ * queued before them (HELLO, AUTH, PING).
+ */
 static void send_update(struct out_link *l, const struct table_record *rec)
 {
-	struct evbuffer *out = bufferevent_get_output(l->bev);
-
-	evbuffer_add(out, rec->line, rec->line_len);
-	evbuffer_add(out, "\n", 1);
+	evbuffer_add(l->f->stage, rec->line, rec->line_len);
+	evbuffer_add(l->f->stage, "\n", 1);
 	l->sent++;
 	stats_set(&l->stats->sent, l->sent);
 	l->last_send_ms = flood_now_ms();
@@ -127,8 +131,36 @@ static void send_mark(struct out_link *l)
 	if (l->classic)
 		return;
 	n = snprintf(mark, sizeof mark, "MARK %" PRIu64 "\n", l->cursor);
-	send_text(l, mark, (size_t)n);
+	evbuffer_add(l->f->stage, mark, (size_t)n);
+	l->last_send_ms = flood_now_ms();
+	l->marked = l->cursor;
 	l->marks++;
+}
+
+/* Bytes on their way to the neighbour, staged or not. */
+static size_t queued(const struct out_link *l)
+{
+	return evbuffer_get_length(bufferevent_get_output(l->bev)) +
+	       evbuffer_get_length(l->f->stage);
+}
+
+/*
+ * Hands the staged lines to the link.  Added to the bufferevent, they
+ * would go out only when the next epoll_wait reports the socket writable:
+ * per update an EPOLLOUT armed and disarmed (two epoll_ctl) and a loop
+ * turn in between, on every hop.  With nothing queued before them they
+ * are written now instead; the bufferevent gets only what the socket
+ * did not take, and any error shows on its next read or write.
+ */
+static void flush_stage(struct out_link *l)
+{
+	struct evbuffer *out = bufferevent_get_output(l->bev);
+
+	if (evbuffer_get_length(l->f->stage) == 0)
+		return;
+	if (evbuffer_get_length(out) == 0)
+		(void)evbuffer_write(l->f->stage, bufferevent_getfd(l->bev));
+	evbuffer_add_buffer(out, l->f->stage);
 }
 
 static void go_up(struct out_link *l, uint64_t cursor)
@@ -138,6 +170,7 @@ static void go_up(struct out_link *l, uint64_t cursor)
 	set_state(l, OUT_UP);
 	l->failing = false;
 	l->cursor = cursor < last ? cursor : last;
+	l->marked = l->cursor;	/* the neighbour's own watermark */
 	l->catchup_upto = last;
 	log_msg(l->f->log, "link to %s up, sending changes after %" PRIu64
 		" of %" PRIu64, peer_name(l), l->cursor, last);
@@ -225,21 +258,23 @@ static enum pump_result wait_for_change(struct out_link *l)
 static enum pump_result pump_ring(struct out_link *l)
 {
 	struct flooder *f = l->f;
-	struct evbuffer *out = bufferevent_get_output(l->bev);
-	uint64_t last = table_last_change(f->table), start = l->cursor;
+	uint64_t last = table_last_change(f->table);
 	enum pump_result res = PUMP_IDLE;
 	struct table_record rec;
+	bool sent = false;
 
 	for (int n = 0; l->cursor < last; n++) {
-		if (n == LINK_BATCH || evbuffer_get_length(out) >= LINK_OUT_HIGH) {
+		if (n == LINK_BATCH || queued(l) >= LINK_OUT_HIGH) {
 			res = n == LINK_BATCH ? PUMP_MORE : PUMP_IDLE;
 			break;
 		}
 		switch (table_read_change(f->table, l->cursor + 1, f->line,
 					  f->line_cap, &rec)) {
 		case TABLE_CHANGE_OK:
-			if (should_send(l, &rec))
+			if (should_send(l, &rec)) {
 				send_update(l, &rec);
+				sent = true;
+			}
 			/* fall through */
 		case TABLE_CHANGE_SUPERSEDED:
 			l->cursor++;
@@ -256,18 +291,29 @@ static enum pump_result pump_ring(struct out_link *l)
 		}
 		break;
 	}
-	if (l->cursor != start)
+	/*
+	 * The MARK rides with the updates.  A turn that only skipped changes
+	 * (this neighbour's own, or superseded ones) leaves it to the tick:
+	 * on every hop that would be a wake-up of the neighbour the update
+	 * came from, beside the ones it goes on to, for a watermark that is
+	 * merely behind (it is safe there: a catch-up resends a little more).
+	 */
+	if (sent)
 		send_mark(l);
 	return res;
 }
 
 enum pump_result out_pump(struct out_link *l)
 {
+	enum pump_result res;
+
 	if (l->state != OUT_UP ||
 	    evbuffer_get_length(bufferevent_get_output(l->bev)) >=
 		    LINK_OUT_HIGH)
 		return PUMP_IDLE;	/* the write callback kicks us */
-	return l->scanning ? pump_scan(l) : pump_ring(l);
+	res = l->scanning ? pump_scan(l) : pump_ring(l);
+	flush_stage(l);
+	return res;
 }
 
 bool out_wants_ring(const struct out_link *l)
@@ -453,6 +499,10 @@ void out_tick(struct out_link *l, int64_t now)
 	if (now - l->last_recv_ms > LINK_DEAD_AFTER_MS) {
 		link_fail(l, "no word from the neighbour for 10 s");
 		return;
+	}
+	if (l->marked != l->cursor && !l->scanning) {
+		send_mark(l);	/* one pump_ring left for the tick */
+		flush_stage(l);
 	}
 	if (now - l->last_send_ms >= LINK_PING_AFTER_MS)
 		send_text(l, "PING\n", 5);

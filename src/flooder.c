@@ -187,7 +187,8 @@ static int setup_events(struct flooder *f, int peer_fd)
 	struct timeval tick = { TICK_MS / 1000, (TICK_MS % 1000) * 1000 };
 
 	f->base = event_base_new();
-	if (f->base == NULL)
+	f->stage = evbuffer_new();
+	if (f->base == NULL || f->stage == NULL)
 		return -1;
 	f->pump_ev = event_new(f->base, -1, 0, pump_cb, f);
 	f->tick_ev = event_new(f->base, -1, EV_PERSIST, tick_cb, f);
@@ -244,6 +245,8 @@ static void teardown(struct flooder *f)
 		event_free(f->tick_ev);
 	if (f->wake_ev != NULL)
 		event_free(f->wake_ev);
+	if (f->stage != NULL)
+		evbuffer_free(f->stage);
 	if (f->base != NULL)
 		event_base_free(f->base);
 	log_close(f->log);

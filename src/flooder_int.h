@@ -58,6 +58,7 @@ struct out_link {
 	int64_t state_ms;		/* when it entered state */
 	int64_t last_recv_ms, last_send_ms, pending_ms;
 	uint64_t cursor;		/* every change <= cursor is sent */
+	uint64_t marked;		/* the cursor in our last MARK */
 	uint64_t catchup_upto;		/* changes up to here: catching up */
 	bool scanning;			/* catching up by table scan */
 	size_t scan_pos;
@@ -97,6 +98,7 @@ struct flooder {
 	struct event_base *base;
 	struct event *wake_ev, *pump_ev, *tick_ev, *signal_evs[2];
 	struct evconnlistener *listener;
+	struct evbuffer *stage;		/* a pump turn's lines for one link */
 	int wake_fd;
 	struct out_link outs[CONF_MEMBERS_MAX];
 	size_t n_outs;
