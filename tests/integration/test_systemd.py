@@ -193,10 +193,13 @@ def test_notify_lifecycle():
         # Ready means ready: listening, every worker and flooder started.
         for port in h.ports.values():
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        check(len(h.workers_of()) == 4, "READY=1 before the workers: %r"
-              % h.workers_of())
-        check(h.flooder_of("Riley") and h.flooder_of("Jaquez"),
-              "READY=1 before the flooders")
+        # Forked, that is: each child names itself just after the fork.
+        kids = herdtest.proc_children(proc.pid)
+        check(len(kids) >= 6, "READY=1 before the workers and flooders "
+              "were forked: %r" % kids)
+        herdtest.wait_for(lambda: len(h.workers_of()) == 4 and
+                          h.flooder_of("Riley") and h.flooder_of("Jaquez"),
+                          timeout=5, msg="the 4 workers and 2 flooders")
         check(fields.get("STATUS"), "READY=1 without STATUS=: %r" % fields)
 
         dog = notify.wait("WATCHDOG", timeout=2.5)
