@@ -1062,6 +1062,26 @@ static struct table *reattach(int fd, const struct table *geometry)
 	return t == MAP_FAILED ? NULL : t;
 }
 
+/*
+ * Gives every byte of the file its storage now.  The table is written
+ * through a shared mapping, where a file system that runs out of room
+ * cannot say ENOSPC: it raises SIGBUS in whichever process touched the
+ * page, long after start-up.  A file system that cannot reserve
+ * (EOPNOTSUPP) is left to allocate as the table fills.
+ */
+static bool reserve_storage(int fd, uint64_t size)
+{
+	int err;
+
+	do
+		err = fallocate(fd, 0, 0, (off_t)size) == 0 ? 0 : errno;
+	while (err == EINTR);
+	if (err == EOPNOTSUPP)
+		err = 0;
+	errno = err;
+	return err == 0;
+}
+
 struct table *table_open(const char *path, size_t capacity, size_t line_max,
 			 int *fd_out, bool *reattached)
 {
@@ -1080,10 +1100,13 @@ struct table *table_open(const char *path, size_t capacity, size_t line_max,
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		errno = EBUSY;		/* another herdd runs this member */
 	} else if (same_geometry(fd, &geometry)) {
-		t = reattach(fd, &geometry);
-		*reattached = t != NULL;
+		if (reserve_storage(fd, geometry.map_size)) {
+			t = reattach(fd, &geometry);
+			*reattached = t != NULL;
+		}
 	} else if (ftruncate(fd, 0) == 0 &&
-		   ftruncate(fd, (off_t)geometry.map_size) == 0) {
+		   ftruncate(fd, (off_t)geometry.map_size) == 0 &&
+		   reserve_storage(fd, geometry.map_size)) {
 		t = map_new(&geometry, fd);
 	}
 	if (t != NULL) {

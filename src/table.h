@@ -74,7 +74,9 @@ struct table *table_create(size_t capacity, size_t line_max);
  * (*reattached true; it keeps its epoch and change counter), else it is
  * made anew.  The file is locked (flock) for as long as *fd_out stays
  * open, so a second herdd cannot take the same member: it fails with
- * EBUSY.  Returns NULL with errno set on failure.
+ * EBUSY.  The file's storage is reserved in full (fallocate) where the
+ * file system can: a table that does not fit fails here with ENOSPC, not
+ * later with SIGBUS.  Returns NULL with errno set on failure.
  */
 struct table *table_open(const char *path, size_t capacity, size_t line_max,
 			 int *fd_out, bool *reattached);

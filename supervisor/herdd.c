@@ -143,6 +143,10 @@ int main(int argc, char **argv)
 	}
 	if (make_dir(conf.log_dir) != 0 || make_dir(conf.state_dir) != 0)
 		return EXIT_FAILURE;
+	/* run_dir, the default, is made later with the control socket. */
+	if (strcmp(conf.table_dir, conf.run_dir) != 0 &&
+	    make_dir(conf.table_dir) != 0)
+		return EXIT_FAILURE;
 	if (!opt.foreground)
 		ready_fd = daemonize();
 	sup = (struct supervisor_options){ .conf_path = opt.conf_path,

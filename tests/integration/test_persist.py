@@ -1,10 +1,13 @@
 """Locations survive restarts: snapshots in the state directory."""
 
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 
-from herdtest import (AT_RE, Client, Herd, check, iamat, lookup, run_tests,
-                      wait_for)
+from herdtest import (AT_RE, HERDD, Client, Herd, Skip, check, iamat, lookup,
+                      run_tests, wait_for)
 
 
 def ask(h, member, line):
@@ -94,6 +97,60 @@ def test_second_herdd_cannot_take_a_running_member():
     check("another herdd runs this member" in other.stderr_text(),
           other.stderr_text())
     check(AT_RE.match(ask(h, "Riley", iamat("still.mine"))), "first hurt")
+
+
+def test_table_dir_is_created_and_holds_the_table():
+    parent = tempfile.mkdtemp(prefix="herdtest-tables-")
+    try:
+        tables = os.path.join(parent, "tables")
+        h = Herd(herd={"table_dir": tables}).start()
+        check(AT_RE.match(ask(h, "Riley", iamat("kept.here"))), "no reply")
+        table = os.path.join(tables, "Riley.table")
+        check(os.path.isfile(table), "no table in %s" % tables)
+        st = os.stat(table)
+        check(st.st_blocks * 512 >= st.st_size,
+              "table storage not reserved: %d of %d bytes"
+              % (st.st_blocks * 512, st.st_size))
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def _small_tmpfs_command(where):
+    """An unshare prefix under which a 1 MiB tmpfs is mounted on where
+    (a mount namespace of its own, gone with its last process)."""
+    if shutil.which("unshare") is None:
+        raise Skip("unshare(1) is missing")
+    mount = "mount -t tmpfs -o size=1m tmpfs %s" % where
+    for flags in ("-m", "-Urm"):
+        probe = subprocess.run(["unshare", flags, "sh", "-c", mount],
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=10)
+        if probe.returncode == 0:
+            return ["unshare", flags, "sh", "-c", mount + ' && exec "$@"',
+                    "sh"]
+    raise Skip("cannot mount a tmpfs here (needs root or user namespaces)")
+
+
+def test_table_that_does_not_fit_fails_at_start_not_later():
+    # On a shared mapping a full file system shows only as SIGBUS, in
+    # whichever process first writes to the page: herdd must find out at
+    # start, while it can still say so.
+    h = Herd(herd={"table_capacity": 100000})
+    tables = os.path.join(h.dir, "run")
+    os.makedirs(tables, exist_ok=True)
+    argv = _small_tmpfs_command(tables) + [HERDD, "-f", "-c", h.conf]
+    with open(os.path.join(h.dir, "stderr"), "wb") as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err,
+                                stderr=err, start_new_session=True)
+    try:
+        status = proc.wait(15)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    text = h.stderr_text()
+    check(status != 0, "herdd started with a table that does not fit")
+    check("Riley.table" in text and "No space left on device" in text, text)
 
 
 def _corrupt(path, how):
