@@ -77,6 +77,12 @@ struct worker {
 	struct herd_log *log;
 	struct proto_limits limits;
 	struct event_base *base;
+	/* libevent "common timeouts": every connection shares these two
+	 * durations, so re-arming one is O(1), not a heap operation among
+	 * all the idle connections'.  NULL: that limit is off. */
+	const struct timeval *idle_limit;
+	const struct timeval *line_limit;
+	struct timeval idle_tv, line_tv;	/* if they cannot be common */
 	struct evconnlistener *listener;
 	struct event *flush_ev;
 	struct event *accept_retry_ev;
@@ -371,21 +377,12 @@ static void conn_free(struct conn *c, const char *why)
 	worker_maybe_finish(w);
 }
 
-static const struct timeval *idle_timeout(const struct conn *c,
-					  struct timeval *tv)
-{
-	*tv = (struct timeval){ .tv_sec = c->w->conf->idle_timeout_s };
-	return tv->tv_sec > 0 ? tv : NULL;
-}
-
 /* Reading on or off; the idle clock runs only while reading. */
 static void conn_set_reading(struct conn *c, bool on)
 {
-	struct timeval tv;
-
 	if (on == c->reading)
 		return;
-	if (on ? event_add(c->read_ev, idle_timeout(c, &tv)) == 0 :
+	if (on ? event_add(c->read_ev, c->w->idle_limit) == 0 :
 		 event_del(c->read_ev) == 0)
 		c->reading = on;
 }
@@ -398,7 +395,6 @@ static void conn_set_reading(struct conn *c, bool on)
 static void conn_flush(struct conn *c)
 {
 	size_t left = evbuffer_get_length(c->out);
-	struct timeval tv;
 
 	if (left > 0 && !c->broken) {
 		if (evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN &&
@@ -407,7 +403,7 @@ static void conn_flush(struct conn *c)
 		left = evbuffer_get_length(c->out);
 	}
 	if (left > 0 && !c->broken && !c->writing)
-		c->writing = event_add(c->write_ev, idle_timeout(c, &tv)) == 0;
+		c->writing = event_add(c->write_ev, c->w->idle_limit) == 0;
 	else if ((left == 0 || c->broken) && c->writing)
 		c->writing = event_del(c->write_ev) != 0;
 }
@@ -514,10 +510,9 @@ static void line_timeout_cb(evutil_socket_t fd, short what, void *arg)
  */
 static void conn_watch_partial_line(struct conn *c, size_t before)
 {
-	struct timeval limit = { c->w->conf->line_timeout_s, 0 };
 	size_t left = evbuffer_get_length(c->in);
 
-	if (c->w->conf->line_timeout_s == 0)
+	if (c->w->line_limit == NULL)
 		return;
 	if (left == 0 && !c->discarding) {
 		if (c->line_timer != NULL)
@@ -531,7 +526,7 @@ static void conn_watch_partial_line(struct conn *c, size_t before)
 	} else if (left >= before && evtimer_pending(c->line_timer, NULL)) {
 		return;		/* no line completed: the clock runs on */
 	}
-	evtimer_add(c->line_timer, &limit);
+	evtimer_add(c->line_timer, c->w->line_limit);
 }
 
 /* Marks the first n bytes of a reservation as read and commits them. */
@@ -775,6 +770,19 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	worker_maybe_finish(w);
 }
 
+/* A limit of seconds for events of base; NULL if seconds is 0 (none). */
+static const struct timeval *shared_limit(struct event_base *base,
+					  unsigned seconds, struct timeval *tv)
+{
+	const struct timeval *common;
+
+	*tv = (struct timeval){ .tv_sec = seconds };
+	if (seconds == 0)
+		return NULL;
+	common = event_base_init_common_timeout(base, tv);
+	return common != NULL ? common : tv;
+}
+
 static int worker_setup_events(struct worker *w, int listen_fd)
 {
 	static const int signals[2] = { SIGTERM, SIGINT };
@@ -782,6 +790,10 @@ static int worker_setup_events(struct worker *w, int listen_fd)
 	w->base = event_base_new();
 	if (w->base == NULL || event_base_priority_init(w->base, PRIORITIES) != 0)
 		return -1;
+	w->idle_limit = shared_limit(w->base, w->conf->idle_timeout_s,
+				     &w->idle_tv);
+	w->line_limit = shared_limit(w->base, w->conf->line_timeout_s,
+				     &w->line_tv);
 	w->flush_ev = event_new(w->base, -1, 0, flush_cb, w);
 	w->accept_retry_ev = evtimer_new(w->base, accept_retry_cb, w);
 	if (w->flush_ev == NULL || w->accept_retry_ev == NULL ||
