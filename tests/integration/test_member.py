@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from herdtest import (AT_RE, HERDD, Herd, TestFailure, check, iamat,
+from herdtest import (AT_RE, HERDD, Herd, Skip, TestFailure, check, iamat,
                       run_tests, wait_for)
 
 SPEC_IAMAT = "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503"
@@ -332,6 +332,21 @@ def test_daemon_mode_reports_start_failure():
     check(r.returncode != 0, "reported success")
     check(b"cannot listen on 127.0.0.1:%d" % h.ports["Riley"] in r.stderr,
           r.stderr)
+
+
+def test_every_process_allocates_as_configured():
+    # configure decides (jemalloc when found); a link that silently fell
+    # back to glibc's malloc would only show as a slower WHATSAT.
+    want = os.environ.get("HERD_JEMALLOC")
+    if want not in ("yes", "no"):
+        raise Skip("HERD_JEMALLOC is set by make check")
+    h = Herd(links=()).start()
+    pids = [h.proc.pid] + list(h.workers_of().values())
+    for pid in pids:
+        with open("/proc/%d/maps" % pid) as f:
+            on_jemalloc = "libjemalloc" in f.read()
+        check(on_jemalloc == (want == "yes"),
+              "pid %d: jemalloc %s, configured %s" % (pid, on_jemalloc, want))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ def test_no_leak_or_error_in_any_process_on_clean_stop():
     logs = os.path.join(h.dir, "vg.%p")
     wrapper = os.path.join(h.dir, "herdd-vg")
     with open(wrapper, "w") as f:
+        # herdd may run on jemalloc: memcheck must replace its malloc too.
         f.write("#!/bin/sh\nexec valgrind -q --trace-children=yes "
+                "--soname-synonyms=somalloc=*jemalloc* "
                 "--leak-check=full --show-leak-kinds=definite,indirect "
                 "--errors-for-leak-kinds=definite,indirect "
                 "--log-file=%s %s \"$@\"\n" % (logs, herdtest.HERDD))
