@@ -1119,6 +1119,11 @@ struct table *table_open(const char *path, size_t capacity, size_t line_max,
 	return NULL;
 }
 
+int table_prefault(struct table *t)
+{
+	return madvise(t, t->map_size, MADV_POPULATE_READ);
+}
+
 void table_destroy(struct table *t)
 {
 	if (t != NULL)

@@ -81,6 +81,17 @@ struct table *table_create(size_t capacity, size_t line_max);
 struct table *table_open(const char *path, size_t capacity, size_t line_max,
 			 int *fd_out, bool *reattached);
 
+/*
+ * Maps every page of the table into the calling process now, so that no
+ * store or lookup later stops for a page fault (a process forked after
+ * the table was mapped shares its pages but not its page tables).  The
+ * pages are only read, so a table on a disk file system is not dirtied.
+ * Returns 0, or -1 with errno set (EINVAL before Linux 5.14, which has
+ * no way to do it; the table works the same, only its first touches are
+ * slower).
+ */
+int table_prefault(struct table *t);
+
 /* Unmaps the table (in the calling process only). */
 void table_destroy(struct table *t);
 

@@ -325,6 +325,8 @@ static void child_prepare(struct supervisor *s, const struct member_run *mine,
 			strerror(errno));
 		_exit(EXIT_FAILURE);
 	}
+	/* Best effort: without it a page is mapped at its first touch. */
+	(void)table_prefault(mine->table);
 }
 
 static int run_kid(struct supervisor *s, struct member_run *run,

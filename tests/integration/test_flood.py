@@ -192,6 +192,10 @@ def test_flooder_killed_under_load_loses_nothing():
 def test_cut_link_heals_and_converges():
     h = herd_2021().start()
     victim = h.flooder_of("Bernard")
+    # A link that never came up cannot go down: stop Bernard only once
+    # Jaquez's link to it is up.
+    wait_for(lambda: b"link to Bernard up" in h.log_text("Jaquez"), 10,
+             "Jaquez's link to Bernard")
     os.kill(victim, signal.SIGSTOP)     # Bernard's links go silent
     try:
         wait_for(lambda: b"link to Bernard down" in h.log_text("Jaquez"),

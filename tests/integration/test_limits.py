@@ -27,6 +27,15 @@ def only_worker(h):
     return pids[0]
 
 
+def serving_rss_kib(h, pid):
+    """The worker's RSS once it has answered: a worker maps its member's
+    whole table before it serves, and that is not growth."""
+    c = h.client()
+    check(AT_RE.match(c.ask(iamat("baseline"))), "not serving")
+    c.close()
+    return rss_kib(pid)
+
+
 def closed_by_server(sock, timeout):
     sock.settimeout(timeout)
     try:
@@ -102,7 +111,7 @@ def test_connection_flood_beyond_the_limit_leaves_herd_serving():
 def test_gigabyte_of_junk_leaves_worker_serving_with_flat_memory():
     h = Herd(workers=1, herd={"log_io": "no", "max_line": 4096}).start()
     pid = only_worker(h)
-    before = rss_kib(pid)
+    before = serving_rss_kib(h, pid)
     s = socket.create_connection(("127.0.0.1", h.ports["Riley"]))
     got = [0]
 
@@ -144,7 +153,7 @@ def test_client_that_never_reads_is_dropped_without_memory_growth():
     h = Herd(workers=1, herd={"max_output": 65536,
                               "idle_timeout": 3}).start()
     pid = only_worker(h)
-    before = rss_kib(pid)
+    before = serving_rss_kib(h, pid)
     hogs = []
     for _ in range(20):
         s = socket.create_connection(("127.0.0.1", h.ports["Riley"]))
