@@ -99,6 +99,23 @@ def test_second_herdd_cannot_take_a_running_member():
     check(AT_RE.match(ask(h, "Riley", iamat("still.mine"))), "first hurt")
 
 
+def _mapping_kib(pid, path):
+    """(Size, Rss) in KiB of pid's mapping of path, from smaps."""
+    size = rss = 0
+    inside = False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5:     # a new mapping
+                inside = fields[-1] == path
+            elif inside and fields[0] in ("Size:", "Rss:"):
+                if fields[0] == "Size:":
+                    size += int(fields[1])
+                else:
+                    rss += int(fields[1])
+    return size, rss
+
+
 def test_table_dir_is_created_and_holds_the_table():
     parent = tempfile.mkdtemp(prefix="herdtest-tables-")
     try:
@@ -111,6 +128,13 @@ def test_table_dir_is_created_and_holds_the_table():
         check(st.st_blocks * 512 >= st.st_size,
               "table storage not reserved: %d of %d bytes"
               % (st.st_blocks * 512, st.st_size))
+        # Every worker maps all of it before serving (no page faults
+        # later), though one IAMAT touched only a page or two.
+        for pid in h.workers_of().values():
+            size, rss = _mapping_kib(pid, table)
+            check(size > 0 and rss == size,
+                  "worker %d maps %d of the table's %d KiB" % (pid, rss,
+                                                                size))
     finally:
         shutil.rmtree(parent, ignore_errors=True)
 
