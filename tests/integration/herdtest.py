@@ -10,6 +10,7 @@ polls a condition against a deadline; nothing sleeps blindly.
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -441,7 +442,21 @@ class Herd:
         self.proc = None
 
 
-def _cleanup():
+def _remove_dir(d, keep):
+    """Removes a test's directory; a failed test's stays for the post
+    mortem, but without its tables (each reserves its whole size)."""
+    if not keep:
+        shutil.rmtree(d, ignore_errors=True)
+        return
+    for root, _, files in os.walk(d):
+        for name in files:
+            if name.endswith(".table"):
+                os.unlink(os.path.join(root, name))
+    print("# kept %s" % d, flush=True)
+
+
+def _cleanup(keep_dirs=False):
+    """Stops whatever the test started, then removes its directories."""
     failures = []
     while _live:
         h = _live.pop()
@@ -450,6 +465,8 @@ def _cleanup():
         except Exception as e:  # noqa: BLE001 - report, keep cleaning
             failures.append(str(e))
             h.kill()
+        if getattr(h, "dir", None):
+            _remove_dir(h.dir, keep_dirs or bool(failures))
     return failures
 
 
@@ -472,7 +489,7 @@ def run_tests(namespace):
             skip = str(e)
         except Exception:  # noqa: BLE001 - any error fails the test
             error = traceback.format_exc()
-        leftovers = _cleanup()
+        leftovers = _cleanup(keep_dirs=error is not None)
         if error is None and leftovers:
             error = "cleanup: " + "; ".join(leftovers)
         took = time.monotonic() - started
